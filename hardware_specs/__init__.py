@@ -1,0 +1,1 @@
+"""Accelerator catalog: validated datasheet specs and measured profiles."""

@@ -1,0 +1,1 @@
+"""Model catalog, operator catalog and roofline time of one engine step."""

@@ -1,0 +1,1 @@
+"""Serving model, GPU-mix planner, reports and the capplan CLI."""

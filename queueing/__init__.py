@@ -1,0 +1,1 @@
+"""Analytic queueing models for LLM serving, each checked by simulation."""
