@@ -1,0 +1,177 @@
+"""The `capplan` command line: hardware and model catalogs, step estimates."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+import hardware_specs
+import perfmodel
+from planner.output import Format, console, emit, err_console
+
+app = typer.Typer(
+    help="Analytic performance modeling and capacity planning for LLM inference.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+hardware_app = typer.Typer(help="The accelerator catalog.", no_args_is_help=True)
+models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
+app.add_typer(hardware_app, name="hardware")
+app.add_typer(models_app, name="models")
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+GIB = 2**30
+
+
+def fail(message: str) -> None:
+    """Print a one-line error on stderr and exit with status 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def guarded(func):
+    """Turn input errors (ValueError subclasses of the packages) into one-line errors."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
+
+    return wrapper
+
+
+@hardware_app.command("list")
+@guarded
+def hardware_list(fmt: FormatOpt = Format.table) -> None:
+    """List the accelerators in the catalog."""
+    cat = hardware_specs.catalog()
+    cols = ["name", "vendor", "memory_gib", "hbm_gb_s", "bf16_tflops", "fp8_tflops",
+            "interconnect_kind", "price_usd_per_hour"]  # fmt: skip
+    emit(cat[[c for c in cols if c in cat]], fmt, "Accelerators (dense peaks)")
+
+
+@hardware_app.command("show")
+@guarded
+def hardware_show(name: str, fmt: FormatOpt = Format.table) -> None:
+    """Show one accelerator's full spec."""
+    acc = hardware_specs.get(name)
+    data = acc.to_dict()
+    flat = pd.json_normalize(data, sep=".").T.reset_index()
+    flat.columns = ["field", "value"]
+    emit(flat, fmt, acc.name, payload=data)
+
+
+@models_app.command("list")
+@guarded
+def models_list(fmt: FormatOpt = Format.table) -> None:
+    """List the bundled models."""
+    emit(perfmodel.model_catalog(), fmt, "Models (bundled config.json)")
+
+
+@models_app.command("show")
+@guarded
+def models_show(name: str, fmt: FormatOpt = Format.table) -> None:
+    """Show one model's shapes and parameter counts."""
+    model = perfmodel.get_model(name)
+    pc = model.param_count()
+    data = model.to_dict() | {"params_total": pc.total, "params_active": pc.active}
+    flat = pd.json_normalize(data, sep=".").T.reset_index()
+    flat.columns = ["field", "value"]
+    emit(flat, fmt, model.name, payload=data | {"params_breakdown": pc.breakdown})
+
+
+class Phase(StrEnum):
+    prefill = "prefill"
+    decode = "decode"
+    mixed = "mixed"
+
+
+def step_batch(phase: Phase, batch: int, prompt_len: int, context_len: int, chunk: int):
+    """The (new, context) pairs of a step: decode [(1, ctx)]*b, prefill [(prompt, 0)]*b, mixed:
+    b decodes at ctx plus one prefill chunk of ``chunk`` tokens (Sarathi-style)."""
+    if phase is Phase.prefill:
+        return [(prompt_len, 0)] * batch
+    if phase is Phase.decode:
+        return [(1, context_len)] * batch
+    return [(1, context_len)] * batch + [(chunk, 0)]
+
+
+@app.command()
+@guarded
+def estimate(
+    model: Annotated[str, typer.Option(help="Model name (capplan models list) or config.json.")],
+    hardware: Annotated[str, typer.Option(help="Accelerator (capplan hardware list).")],
+    phase: Annotated[Phase, typer.Option(help="Step kind.")] = Phase.decode,
+    batch: Annotated[int, typer.Option(help="Sequences in the step.")] = 1,
+    prompt_len: Annotated[int, typer.Option(help="Prompt tokens (prefill).")] = 1024,
+    context_len: Annotated[int, typer.Option(help="Cached tokens per sequence (decode).")] = 1024,
+    chunk: Annotated[int, typer.Option(help="Prefill chunk tokens (mixed).")] = 512,
+    tp: Annotated[int, typer.Option(help="Tensor parallel size.")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline parallel size.")] = 1,
+    ep: Annotated[int, typer.Option(help="Expert parallel size.")] = 1,
+    weights: Annotated[str | None, typer.Option(help="Weight dtype (default: checkpoint).")] = None,
+    activations: Annotated[str | None, typer.Option(help="Activation dtype.")] = None,
+    kv: Annotated[str | None, typer.Option(help="KV-cache dtype.")] = None,
+    calibration: Annotated[str, typer.Option(help="ideal | default.")] = "default",
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Time, FLOPs, bytes, bound and memory of one engine step, per operator."""
+    for name, value in (("batch", batch), ("prompt-len", prompt_len),
+                        ("context-len", context_len if phase is not Phase.prefill else 1),
+                        ("chunk", chunk)):  # fmt: skip
+        if value < 1:
+            fail(f"--{name} must be >= 1, got {value}")
+    spec = perfmodel.get_model(model)
+    base = perfmodel.step.default_quant(spec)
+    quant = perfmodel.Quant(weights or base.weights, activations or base.activations,
+                            kv or base.kv)  # fmt: skip
+    est = perfmodel.estimate_step(
+        spec, hardware, step_batch(phase, batch, prompt_len, context_len, chunk),
+        parallelism=perfmodel.Parallelism(tp=tp, pp=pp, ep=ep), quant=quant,
+        calibration=calibration,
+    )  # fmt: skip
+    if fmt is not Format.table:
+        emit(est.to_frame(), fmt, payload=est.to_dict())
+        return
+    _print_estimate(est, phase)
+
+
+def _print_estimate(est: perfmodel.StepEstimate, phase: Phase) -> None:
+    f = est.to_frame()
+    frame = pd.DataFrame({
+        "op": f.op, "count": f["count"].astype(int), "GFLOP": f.flops / 1e9,
+        "weights MB": f.bytes_weight / 1e6, "act MB": f.bytes_act / 1e6,
+        "KV MB": f.bytes_kv / 1e6, "time ms": f.time_s * 1e3,
+        "share %": 100 * f.time_s / est.time_s, "bound": f.bound,
+    })  # fmt: skip
+    console.print(table_title(est, phase))
+    emit(frame, Format.table)
+    mem = est.memory
+    console.print(
+        f"time {est.time_s * 1e3:.3f} ms, {est.tokens_per_s:,.0f} tok/s, {est.bound}-bound; "
+        f"{est.flops / 1e12:.3f} TFLOP, {est.bytes / 1e9:.3f} GB moved per GPU\n"
+        f"memory per GPU: weights {mem.weights_bytes / GIB:.2f} GiB, KV "
+        f"{mem.kv_bytes_per_token / 2**10:.1f} KiB/token, capacity "
+        f"{mem.kv_capacity_tokens:,} tokens ({mem.kv_capacity_bytes / GIB:.1f} GiB)"
+        + ("" if mem.fits else "  [bold red]the step's KV cache does not fit[/]")
+    )
+
+
+def table_title(est, phase: Phase) -> str:
+    p = est.parallelism
+    return (
+        f"[bold]{est.model}[/] on [bold]{est.hardware}[/], {phase.value}, tp={p.tp} pp={p.pp} "
+        f"ep={p.ep}, W/A/KV={est.quant.weights}/{est.quant.activations}/{est.quant.kv}, "
+        f"calibration={est.calibration}"
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app(sys.argv[1:])
