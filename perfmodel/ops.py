@@ -79,7 +79,7 @@ class OpBuilder:
                 kind="gemm",
                 count=count,
                 flops=count * 2.0 * rows * k * n,
-                bytes_weight=count * (weight + zero),
+                bytes_weight=count * np.where(rows > 0, weight, 0.0),
                 bytes_act=count * rows * (k * self.q.bytes_act + n * self.q.bytes_half),
                 bytes_kv=zero,
                 dtype=dtype or self.q.gemm,

@@ -141,17 +141,20 @@ class StepEstimate:
         }
 
 
-def _batch_arrays(batch) -> tuple[np.ndarray, np.ndarray]:
-    """(new, cached) arrays from a list of (new_tokens, context_tokens) pairs."""
-    if isinstance(batch, dict):
-        batch = [(batch["new_tokens"], batch.get("context_tokens", 0))]
-    try:
-        arr = np.asarray(list(batch), dtype=float).reshape(-1, 2)
-    except (TypeError, ValueError):
+def _batch_arrays(batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(new, cached, final) arrays from (new_tokens, context_tokens[, final]) tuples; ``final``
+    (default true) says the chunk ends its prompt, so its last token goes through lm_head."""
+    rows = [tuple(seq) for seq in batch]
+    if not rows or any(len(r) not in (2, 3) for r in rows):
         raise PerfModelError(
-            "batch must be a list of (new_tokens, context_tokens) pairs, e.g. [(1, 1024)] * 8"
-        ) from None
-    return arr[:, 0], arr[:, 1]
+            "batch must be a non-empty list of (new_tokens, context_tokens) pairs, "
+            "e.g. [(1, 1024)] * 8 for decode or [(512, 0)] for a prefill"
+        )
+    try:
+        arr = np.array([(*r[:2], r[2] if len(r) == 3 else 1) for r in rows], dtype=float)
+    except (TypeError, ValueError):
+        raise PerfModelError("batch entries must be numbers (new_tokens, context_tokens)") from None
+    return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
 def estimate_step(
@@ -165,10 +168,11 @@ def estimate_step(
 ) -> StepEstimate:
     """Estimate one engine step holding ``batch``: (new_tokens, context_tokens) per sequence.
 
-    Decode: [(1, ctx)] * b; prefill: [(prompt, 0)]; chunked prefill: [(chunk, done)]."""
+    Decode: [(1, ctx)] * b; prefill: [(prompt, 0)]; chunked prefill: [(chunk, done, last)]
+    where ``last`` is false for a chunk that does not end its prompt (no lm_head row)."""
     setup = _setup(model, hardware, parallelism, quant, calibration)
-    new, cached = _batch_arrays(batch)
-    shape = StepShape.from_sequences(new, cached, setup.model)
+    new, cached, final = _batch_arrays(batch)
+    shape = StepShape.from_sequences(new, cached, setup.model, final)
     kv_tokens = float((new + cached).sum())
     memory = memory_footprint(
         setup.model,
