@@ -92,8 +92,9 @@ class OpBuilder:
         values each (reads + writes)."""
         elements = np.asarray(elements, dtype=float)
         zero = np.zeros_like(elements)
+        read = count * np.where(elements > 0, weight, 0.0)
         self.ops.append(
-            Op(name, "memory", count, count * flops_per_element * elements, count * weight + zero,
+            Op(name, "memory", count, count * flops_per_element * elements, read,
                count * moved_per_element * elements * self.q.bytes_half, zero, self.q.half,
                resident=count * weight)
         )  # fmt: skip
@@ -202,7 +203,7 @@ class OpBuilder:
         expert_tp = p.expert_tp if p.ep > 1 else p.tp
         width = moe.expert_intermediate / expert_tp
         local = moe.num_experts / p.ep
-        touched = local * (1 - (1 - moe.top_k / moe.num_experts) ** group_tokens)
+        touched = local * touched_fraction(m, p, T)
         rows = group_tokens * moe.top_k / p.ep  # token-expert assignments on this GPU
         per_expert = (up + 1) * d * width * q.bytes_weight
         self.ops.append(
@@ -235,6 +236,14 @@ class OpBuilder:
             self.comm("all_to_all", 2 * m.moe.num_moe_layers, message, "all_to_all", p.tp * p.dp)
         if p.pp > 1:
             self.comm("p2p", p.pp - 1, T * d * h, "p2p", p.tp * p.pp)
+
+
+def touched_fraction(model: ModelSpec, par: Parallelism, tokens):
+    """Expected fraction of a GPU's experts that ``tokens`` new tokens (per dp rank) touch in one
+    MoE layer: 1 - (1 - k/E)^T_group, T_group = tokens of every dp rank when ep > 1."""
+    moe = model.moe
+    group_tokens = np.asarray(tokens, dtype=float) * (par.dp if par.ep > 1 else 1)
+    return 1 - (1 - moe.top_k / moe.num_experts) ** group_tokens
 
 
 def build_ops(model: ModelSpec, shape: StepShape, par: Parallelism, quant: Quant) -> list[Op]:

@@ -19,6 +19,14 @@ def rms_norm(x: Tensor, weight: Tensor, eps: float = 1e-6) -> Tensor:
     return torch.nn.functional.rms_norm(x, (x.shape[-1],), weight, eps)
 
 
+def add_rms_norm(
+    x: Tensor, residual: Tensor, weight: Tensor, eps: float = 1e-6
+) -> tuple[Tensor, Tensor]:
+    """Pre-norm residual step: r' = x + r; y = rms_norm(r'). Returns (y, r')."""
+    summed = x + residual
+    return rms_norm(summed, weight, eps), summed
+
+
 def silu_mul(gate_up: Tensor) -> Tensor:
     """SwiGLU activation of a fused [gate | up] projection: silu(gate) · up (halves last dim)."""
     torch = _torch()
@@ -26,13 +34,17 @@ def silu_mul(gate_up: Tensor) -> Tensor:
     return torch.nn.functional.silu(gate) * up
 
 
-def rope_tables(positions: Tensor, head_dim: int, theta: float, dtype: Any) -> tuple[Tensor, Tensor]:
+def rope_tables(
+    positions: Tensor, head_dim: int, theta: float, dtype: Any
+) -> tuple[Tensor, Tensor]:
     """cos/sin tables of rotary embeddings, shape (tokens, head_dim/2).
 
     angle(p, i) = p · theta^(−2i/head_dim), i = 0 … head_dim/2 − 1.
     """
     torch = _torch()
-    inv = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim)
+    inv = theta ** (
+        -torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim
+    )
     angles = positions.to(torch.float32)[:, None] * inv[None, :]
     return angles.cos().to(dtype), angles.sin().to(dtype)
 

@@ -3,27 +3,33 @@ FLOP and byte counts from the shape columns (minimum traffic, every tensor read/
 
 Notation: e = bytes per element of the dtype; shape columns as in `SHAPE_COLUMNS`.
 
-=============  ============  ==========================================  =======================================
-op             class         FLOPs                                       bytes
-=============  ============  ==========================================  =======================================
-gemm           gemm          2·m·n·k                                     (m·k + k·n + m·n)·e
-attn_prefill   attn_prefill  4·b·h·d·P,  P = q·(kv−q) + q(q+1)/2         b·(2·q·h + 2·kv·h_kv)·d·e
-attn_decode    attn_decode   4·b·h·d·kv  (q = 1: P = kv)                 b·(2·h + 2·kv·h_kv)·d·e
-copy           memory        0                                           2·numel·e
-triad          memory        2·numel                                     3·numel·e
-add            memory        numel                                       3·numel·e
-silu_mul       memory        5·numel (numel = output elements)           3·numel·e
-rmsnorm        memory        4·numel                                     (2·numel + n)·e
-rope           memory        3·numel                                     2·numel·e
-all_reduce     comm          numel·(w−1)/w                               numel·e (message size)
-all_gather     comm          0                                           numel·e (gathered output size)
-all_to_all     comm          0                                           numel·e (per-rank buffer)
-send_recv      comm          0                                           numel·e
-=============  ============  ==========================================  =======================================
+op            class         FLOPs                          bytes
+------------  ------------  -----------------------------  ---------------------------------
+gemm          gemm          2·m·n·k                        (m·k + k·n + m·n)·e
+attn_prefill  attn_prefill  4·b·h·d·P                      b·(q·(2h + 2h_kv) + 2·kv·h_kv)·d·e
+attn_decode   attn_decode   4·b·h·d·P  (q = 1, P = kv)     b·(2h + 2h_kv + 2·kv·h_kv)·d·e
+copy          memory        0                              2·numel·e
+triad         memory        2·numel                        3·numel·e
+add           memory        numel                          3·numel·e
+silu_mul      memory        4·numel (output elements)      3·numel·e
+add_rmsnorm   memory        5·numel (add, then RMSNorm)    (4·numel + n)·e
+rope          memory        3·numel                        2·numel·e
+all_reduce    comm          numel·(w−1)/w                  numel·e (the reduced tensor)
+all_gather    comm          0                              numel·e (gathered output)
+all_to_all    comm          0                              numel·e (per-rank buffer)
+send_recv     comm          0                              numel·e
+
+with P = q·(kv − q) + q(q + 1)/2.
 
 P counts the (query, key) pairs a causal mask keeps: the q new tokens see the kv − q cached
 tokens fully and a causal triangle among themselves. Attention FLOPs are 2 GEMMs (QKᵀ, PV),
-2 FLOPs per multiply-add.
+2 FLOPs per multiply-add. Bytes: q, output, new k and v of the q new tokens move once, and the
+kv = cached + new keys/values are read once (FlashAttention-style IO).
+
+These are the conventions of `perfmodel.ops` (the operator catalog whose times a profile
+calibrates): the same op in both places has the same FLOP and byte count, so a measured
+efficiency applies unchanged. perfmodel's ``norm`` is the residual add + RMSNorm (4 values
+moved per element), ``act`` is silu·mul (3 per output element), ``rope`` 2 per element.
 """
 
 from __future__ import annotations
@@ -82,12 +88,15 @@ def _attn_flops(df: pd.DataFrame, e: np.ndarray) -> np.ndarray:
 
 
 def _attn_bytes(df: pd.DataFrame, e: np.ndarray) -> np.ndarray:
-    q_side = 2 * _col(df, "q_len") * _col(df, "heads")
-    kv_side = 2 * _col(df, "kv_len") * _col(df, "kv_heads")
-    return _col(df, "batch") * (q_side + kv_side) * _col(df, "head_dim") * e
+    h, h_kv = _col(df, "heads"), _col(df, "kv_heads")
+    new_side = _col(df, "q_len") * (2 * h + 2 * h_kv)
+    kv_side = 2 * _col(df, "kv_len") * h_kv
+    return _col(df, "batch") * (new_side + kv_side) * _col(df, "head_dim") * e
 
 
-def _numel_times(flops_per: float, bytes_per: float, extra_n: bool = False) -> tuple[Formula, Formula]:
+def _numel_times(
+    flops_per: float, bytes_per: float, extra_n: bool = False
+) -> tuple[Formula, Formula]:
     def flops(df: pd.DataFrame, e: np.ndarray) -> np.ndarray:
         return flops_per * _col(df, "numel")
 
@@ -122,17 +131,21 @@ OPS: dict[str, OpDef] = {
         ("m", "n", "k"),
         lambda df, e: 2 * _col(df, "m") * _col(df, "n") * _col(df, "k"),
         lambda df, e: (
-            _col(df, "m") * _col(df, "k") + _col(df, "k") * _col(df, "n") + _col(df, "m") * _col(df, "n")
-        )
-        * e,
+            (
+                _col(df, "m") * _col(df, "k")
+                + _col(df, "k") * _col(df, "n")
+                + _col(df, "m") * _col(df, "n")
+            )
+            * e
+        ),
     ),
     "attn_prefill": OpDef("attn_prefill", "attn_prefill", _ATTN, _attn_flops, _attn_bytes),
     "attn_decode": OpDef("attn_decode", "attn_decode", _ATTN, _attn_flops, _attn_bytes),
     "copy": OpDef("copy", "memory", _MEM, _zero, _numel_times(0, 2)[1]),
     "triad": OpDef("triad", "memory", _MEM, *_numel_times(2, 3)),
     "add": OpDef("add", "memory", _MEM, *_numel_times(1, 3)),
-    "silu_mul": OpDef("silu_mul", "memory", _MEM, *_numel_times(5, 3)),
-    "rmsnorm": OpDef("rmsnorm", "memory", ("numel", "n"), *_numel_times(4, 2, extra_n=True)),
+    "silu_mul": OpDef("silu_mul", "memory", _MEM, *_numel_times(4, 3)),
+    "add_rmsnorm": OpDef("add_rmsnorm", "memory", ("numel", "n"), *_numel_times(5, 4, True)),
     "rope": OpDef("rope", "memory", _MEM, *_numel_times(3, 2)),
     "all_reduce": OpDef("all_reduce", "comm", _COMM, _allreduce_flops, _message),
     "all_gather": OpDef("all_gather", "comm", _COMM, _zero, _message),

@@ -1,0 +1,120 @@
+"""StepTimeModel: the operator catalog compiled into affine maps of a step's aggregates, so a
+step's time costs a few small matrix products instead of rebuilding the catalog.
+
+Every op quantity of perfmodel.ops is affine in the StepShape aggregates x (tokens, seqs,
+logits, and per attention class tokens / pairs / cached) except two terms, kept exact here:
+- weight reads are gated: an op reads its weights only when it runs (FLOPs or activation
+  bytes > 0);
+- routed-expert weight bytes scale with the expected fraction of experts touched,
+  1 - (1 - k/E)^T (ops.touched_fraction).
+Coefficients are read off build_ops at unit shapes, so the catalog stays the single source;
+tests check the compiled time against estimate_grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+
+from .calibration import Efficiencies
+from .ops import build_ops, touched_fraction
+from .roofline import comm_roofline, peak
+from .shape import StepShape
+
+FIELDS = tuple(f.name for f in fields(StepShape))
+
+
+class StepTimeModel:
+    """Fast step time for one (model, hardware, parallelism, quant, calibration).
+
+    ``time(X)`` takes an (n, 9) array of StepShape aggregates (columns in ``FIELDS`` order) and
+    returns n step times (s), pipeline factor included; ``decode`` / ``prefill`` are shortcuts."""
+
+    def __init__(self, model, hardware, parallelism=None, quant=None, calibration="default"):
+        from .step import _setup
+
+        self.setup = s = _setup(model, hardware, parallelism, quant, calibration)
+        self.model, self.hardware, self.calibration = s.model, s.hardware, s.calibration
+        m, pp = s.par.microbatches, s.par.pp
+        self.mb, self.factor = 1.0 / m, (m + pp - 1) / pp
+        self._compile()
+
+    def _compile(self) -> None:
+        k = len(FIELDS)
+        basis = np.vstack([np.eye(k), np.ones(k), 2 * np.ones(k)])
+        ops = build_ops(self.model, StepShape(*basis.T.copy()), self.setup.par, self.setup.quant)
+        self.ops = ops
+
+        def split(values, gate):
+            const = 2 * values[k] - values[k + 1]
+            return const, values[:k] - const * gate[:k]
+
+        gates = [(op.flops + op.bytes_act) > 0 for op in ops]
+        self.F = np.array([op.flops[:k] for op in ops]).T  # (9, ops), no constant term
+        self.A = np.array([op.bytes_act[:k] for op in ops]).T
+        wc, wl = zip(*(split(op.bytes_weight, g) for op, g in zip(ops, gates)))
+        kc, kl = zip(*(split(op.bytes_kv, g) for op, g in zip(ops, gates)))
+        self.W0, self.W = np.array(wc), np.array(wl).T
+        self.K0, self.K = np.array(kc), np.array(kl).T
+        self.experts = np.array([op.name == "experts" for op in ops])
+        self.resident = np.array([op.resident for op in ops])
+        self.count = np.array([op.count for op in ops])
+        self.is_comm = np.array([op.kind == "comm" for op in ops])
+        self.inv_peak = np.array(
+            [0.0 if op.kind == "comm" else 1.0 / peak(self.hardware, op.dtype) for op in ops]
+        )
+        overhead = getattr(self.calibration, "kernel_overhead_s", {}) or {}
+        self.overhead = self.count * np.array([overhead.get(op.kind, 0.0) for op in ops])
+        self.const_eff = (
+            np.array([self.calibration.by_class[op.kind] for op in ops])
+            if isinstance(self.calibration, Efficiencies)
+            else None
+        )
+
+    def time(self, X) -> np.ndarray:
+        """Step times for the aggregate rows of X (n x 9), as estimate_grid would give them."""
+        X = np.atleast_2d(np.asarray(X, dtype=float)) * self.mb
+        flops, act = X @ self.F, X @ self.A
+        gate = (flops + act) > 0
+        weight = X @ self.W + gate * self.W0
+        if self.experts.any():
+            frac = touched_fraction(self.model, self.setup.par, X[:, :1])
+            weight = np.where(self.experts, self.resident * frac, weight)
+        nbytes = weight + act + X @ self.K + gate * self.K0
+        roof = np.maximum(flops * self.inv_peak, nbytes / self.hardware.mem_bandwidth)
+        if self.is_comm.any():
+            roof[:, self.is_comm] = self._comm(nbytes[:, self.is_comm])
+        eff = self.const_eff if self.const_eff is not None else self._eff(flops, nbytes)
+        active = (flops + nbytes) > 0
+        return np.where(active, roof / eff + self.overhead, 0.0).sum(axis=1) * self.factor
+
+    def _eff(self, flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+        out = np.empty_like(flops)
+        for i, op in enumerate(self.ops):
+            e = self.calibration.efficiency(op.kind, op.dtype, flops[:, i] / op.count,
+                                            nbytes[:, i] / op.count)  # fmt: skip
+            out[:, i] = np.clip(np.nan_to_num(np.asarray(e, dtype=float), nan=1.0), 1e-3, None)
+        return out
+
+    def _comm(self, nbytes: np.ndarray) -> np.ndarray:
+        comm_ops = [op for op in self.ops if op.kind == "comm"]
+        cols = [
+            np.where(nbytes[:, j] > 0, comm_roofline(replace(op, bytes_act=nbytes[:, j]),
+                                                     self.hardware), 0.0)
+            for j, op in enumerate(comm_ops)
+        ]  # fmt: skip
+        return np.column_stack(cols)
+
+    def shape_rows(self, batch, new, cached) -> np.ndarray:
+        """Aggregate rows of homogeneous steps (as StepShape.from_grid)."""
+        s = StepShape.from_grid(batch, new, cached, self.model)
+        return np.column_stack([getattr(s, f) for f in FIELDS])
+
+    def decode(self, batch, context) -> np.ndarray:
+        """Decode step time of ``batch`` sequences each after ``context`` cached tokens."""
+        return self.time(self.shape_rows(batch, 1, context))
+
+    def prefill(self, prompt, batch=1) -> np.ndarray:
+        """Time of one step prefilling ``batch`` prompts of ``prompt`` tokens."""
+        return self.time(self.shape_rows(batch, prompt, 0))

@@ -1,0 +1,164 @@
+"""Calibration from measurements: efficiency = roofline bound / measured time, interpolated
+over operator size and held at the edge value outside the measured range.
+
+For every measured kernel i of class c and dtype t, against a reference accelerator with peak
+P(t) FLOP/s and memory bandwidth B bytes/s:
+
+    roofline_i = max(flops_i / P(t), bytes_i / B)        (comm: alpha-beta time of the message)
+    eff_i      = roofline_i / time_i
+
+and a query (flops, bytes) gets:
+
+- gemm, attn_prefill, attn_decode: piecewise-linear interpolation of eff over the measured
+  points in (log10 flops, log10 bytes) (Delaunay triangulation, `scipy.interpolate.
+  LinearNDInterpolator`); outside their convex hull the nearest measured point's value (the
+  edge value). If the points do not span two dimensions, the 1-D curve below.
+- memory, comm: 1-D over log10 bytes. Points are pooled in bins of 1/4 decade, each bin's
+  efficiency is Σ roofline / Σ time (the time-weighted mean), then `numpy.interp` between bin
+  centres, constant beyond the first/last bin. The memory class pools the decoder's own ops
+  (add_rmsnorm, silu_mul, rope, add) when present, else every memory op.
+
+Efficiencies are clipped to [1e-3, 1.5] and are never NaN. A class/dtype the profile lacks
+falls back along perfmodel's dtype chain (fp8 → bf16 → fp16 → fp32), then to perfmodel's
+documented DEFAULT efficiency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EFF_MIN, EFF_MAX = 1e-3, 1.5
+DECODER_MEMORY_OPS = ("add_rmsnorm", "silu_mul", "rope", "add")
+TWO_D_CLASSES = ("gemm", "attn_prefill", "attn_decode")
+BIN_DECADES = 0.25
+
+Curve = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Reference peaks of an efficiency: FLOP/s per dtype, bytes/s, and the comm link."""
+
+    peak_flops: Callable[[str], float | None]
+    bandwidth: float
+    link_bandwidth: float = 0.0
+    link_latency_s: float = 0.0
+
+    @classmethod
+    def of(cls, accelerator) -> Roofline:
+        """The roofline of a `hardware_specs.Accelerator` (as perfmodel's estimate uses it)."""
+        from perfmodel.dtypes import supported
+
+        def peak(dtype: str) -> float | None:
+            return accelerator.peak_flops(supported(dtype, accelerator.peak_flops))
+
+        return cls(
+            peak, accelerator.mem_bandwidth, accelerator.link_bandwidth, accelerator.link_latency_s
+        )
+
+    def time(self, table: pd.DataFrame) -> np.ndarray:
+        """Roofline time (s) of every row of a profile table."""
+        out = np.empty(len(table))
+        comm = table["op_class"].to_numpy() == "comm"
+        peaks = table["dtype"].map(lambda t: self.peak_flops(t) or np.inf).to_numpy(dtype=float)
+        flops, nbytes = table["flops"].to_numpy(float), table["bytes"].to_numpy(float)
+        out[~comm] = np.maximum(flops[~comm] / peaks[~comm], nbytes[~comm] / self.bandwidth)
+        out[comm] = self._comm_time(table[comm])
+        return out
+
+    def _comm_time(self, rows: pd.DataFrame) -> np.ndarray:
+        """alpha-beta time of each collective row (perfmodel.parallel formulas)."""
+        if rows.empty or self.link_bandwidth <= 0:
+            return np.full(len(rows), np.nan)
+        n = np.maximum(rows["world_size"].to_numpy(float), 2.0)
+        m = rows["bytes"].to_numpy(float) / self.link_bandwidth
+        a = self.link_latency_s
+        op = rows["op"].to_numpy()
+        ring = np.where(op == "all_reduce", 2.0, 1.0)
+        hops = np.where(op == "send_recv", 1.0, ring * (n - 1))
+        share = np.where(op == "send_recv", 1.0, ring * (n - 1) / n)
+        return share * m + hops * a
+
+
+def measured_efficiency(table: pd.DataFrame, roofline: Roofline) -> np.ndarray:
+    """eff_i = roofline_i / time_i for every row (NaN where no roofline is defined)."""
+    return roofline.time(table) / table["time_s"].to_numpy(float)
+
+
+def build_curves(table: pd.DataFrame, roofline: Roofline) -> dict[tuple[str, str], Curve]:
+    """One interpolating curve per (op_class, dtype) present in ``table``."""
+    data = table.assign(eff=measured_efficiency(table, roofline))
+    data = data[np.isfinite(data["eff"]) & (data["eff"] > 0)]
+    curves: dict[tuple[str, str], Curve] = {}
+    for (op_class, dtype), rows in data.groupby(["op_class", "dtype"]):
+        if op_class == "memory":
+            decoder = rows[rows["op"].isin(DECODER_MEMORY_OPS)]
+            rows = decoder if len(decoder) else rows
+        curves[(op_class, dtype)] = make_curve(op_class, rows)
+    return curves
+
+
+def make_curve(op_class: str, rows: pd.DataFrame) -> Curve:
+    """The interpolating curve of one class from its rows (columns flops, bytes, eff, time_s)."""
+    flops = rows["flops"].to_numpy(float)
+    nbytes = rows["bytes"].to_numpy(float)
+    eff = rows["eff"].to_numpy(float)
+    if op_class in TWO_D_CLASSES:
+        curve = plane_curve(flops, nbytes, eff)
+        if curve is not None:
+            return curve
+    return binned_curve(np.log10(np.maximum(nbytes, 1.0)), eff, rows["time_s"].to_numpy(float))
+
+
+def plane_curve(flops: np.ndarray, nbytes: np.ndarray, eff: np.ndarray) -> Curve | None:
+    """Linear interpolation over (log10 flops, log10 bytes), nearest value outside the hull;
+    None when the points do not span a plane (fewer than 3 or collinear)."""
+    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+    from scipy.spatial import QhullError
+
+    pts = np.column_stack([np.log10(np.maximum(flops, 1.0)), np.log10(np.maximum(nbytes, 1.0))])
+    pts, eff = _mean_duplicates(pts, eff)
+    if len(pts) < 3 or np.linalg.matrix_rank(pts - pts.mean(axis=0), tol=1e-6) < 2:
+        return None
+    try:
+        linear = LinearNDInterpolator(pts, eff)
+    except QhullError:
+        return None
+    nearest = NearestNDInterpolator(pts, eff)
+
+    def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
+        q = np.column_stack([np.log10(np.maximum(f, 1.0)), np.log10(np.maximum(b, 1.0))])
+        inside = linear(q)
+        return np.where(np.isfinite(inside), inside, nearest(q))
+
+    return curve
+
+
+def binned_curve(x: np.ndarray, eff: np.ndarray, time_s: np.ndarray) -> Curve:
+    """1-D curve over x (log10 bytes): bins of BIN_DECADES, time-weighted mean efficiency per
+    bin (Σ roofline / Σ time), linear between bin centres, held at the end bins."""
+    bins = np.floor(x / BIN_DECADES).astype(int)
+    frame = pd.DataFrame({"bin": bins, "x": x, "roof": eff * time_s, "time": time_s})
+    agg = frame.groupby("bin").agg(x=("x", "mean"), roof=("roof", "sum"), time=("time", "sum"))
+    xs, ys = agg["x"].to_numpy(), (agg["roof"] / agg["time"]).to_numpy()
+
+    def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.interp(np.log10(np.maximum(b, 1.0)), xs, ys)
+
+    return curve
+
+
+def _mean_duplicates(pts: np.ndarray, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average the efficiency of identical points (repeated shapes) so Qhull sees each once."""
+    frame = pd.DataFrame({"x": pts[:, 0].round(9), "y": pts[:, 1].round(9), "e": eff})
+    agg = frame.groupby(["x", "y"], as_index=False)["e"].mean()
+    return agg[["x", "y"]].to_numpy(), agg["e"].to_numpy()
+
+
+def clip(eff: np.ndarray) -> np.ndarray:
+    """Efficiencies clipped into [EFF_MIN, EFF_MAX]; a NaN (none expected) becomes 1."""
+    return np.clip(np.nan_to_num(np.asarray(eff, dtype=float), nan=1.0), EFF_MIN, EFF_MAX)

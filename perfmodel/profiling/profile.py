@@ -1,0 +1,242 @@
+"""A measured profile: a tidy table (``profile.csv``) plus provenance (``provenance.yaml``).
+
+It implements perfmodel's calibration protocol (``name``, ``device``, ``efficiency``), so
+``perfmodel.estimate_step(..., calibration=profile)`` uses measured efficiencies, and derives
+the measured machine's `hardware_specs.Accelerator` (``to_accelerator``, ``register``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from perfmodel.profiling import calibrate
+from perfmodel.profiling.accelerator import derive_accelerator
+from perfmodel.profiling.errors import ProfileError
+from perfmodel.profiling.ops import OP_CLASSES, OPS, SHAPE_COLUMNS
+from perfmodel.profiling.provenance import Provenance
+
+PROFILE_CSV = "profile.csv"
+PROVENANCE_YAML = "provenance.yaml"
+MAX_SHIPPED_BYTES = 5 * 2**20
+TABLE_COLUMNS: tuple[str, ...] = (
+    "op", "op_class", "dtype", "device", *SHAPE_COLUMNS, "flops", "bytes", "time_s", "repeats",
+)  # fmt: skip
+DTYPE_FALLBACK = {"fp8": "bf16", "bf16": "fp16", "fp16": "fp32", "tf32": "fp32"}
+
+
+class ProfileRow(BaseModel):
+    """One measured kernel: op, shape, dtype, device and its median time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal[tuple(OPS)]  # type: ignore[valid-type]
+    op_class: Literal[OP_CLASSES]  # type: ignore[valid-type]
+    dtype: Literal["fp32", "bf16", "fp16", "fp8"]
+    device: str = Field(min_length=1)
+    m: int = Field(ge=0)
+    n: int = Field(ge=0)
+    k: int = Field(ge=0)
+    batch: int = Field(ge=0)
+    heads: int = Field(ge=0)
+    kv_heads: int = Field(ge=0)
+    head_dim: int = Field(ge=0)
+    q_len: int = Field(ge=0)
+    kv_len: int = Field(ge=0)
+    numel: int = Field(ge=0)
+    world_size: int = Field(ge=0)
+    flops: float = Field(ge=0)
+    bytes: float = Field(gt=0)
+    time_s: float = Field(gt=0, allow_inf_nan=False)
+    repeats: int = Field(ge=1)
+
+
+_ROWS = TypeAdapter(list[ProfileRow])
+
+
+class Profile:
+    """Measured kernel times of one device with provenance; a perfmodel Calibration."""
+
+    kernel_overhead_s: ClassVar[
+        dict[str, float]
+    ] = {}  # launch overhead is inside the measured times
+
+    def __init__(
+        self, table: pd.DataFrame, provenance: Provenance, source: str = "profile"
+    ) -> None:
+        self.provenance = provenance
+        self.table = validate_table(table, provenance, source)
+        self._reference = None
+
+    # ---- calibration protocol ---------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"profile:{self.provenance.accelerator}"
+
+    @property
+    def device(self) -> str:
+        """Name of the accelerator whose roofline the efficiencies are relative to."""
+        return self.reference.name
+
+    def efficiency(self, op_class: str, dtype: str, flops, nbytes) -> np.ndarray:
+        """Measured efficiency interpolated at per-instance (flops, nbytes); see `calibrate`."""
+        flops = np.asarray(flops, dtype=float)
+        nbytes = np.broadcast_to(np.asarray(nbytes, dtype=float), flops.shape)
+        curve = self._curve(op_class, dtype)
+        if curve is None:
+            from perfmodel import DEFAULT
+
+            return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
+        return calibrate.clip(curve(flops.ravel(), nbytes.ravel()).reshape(flops.shape))
+
+    def _curve(self, op_class: str, dtype: str):
+        key = dtype
+        while (op_class, key) not in self.curves and key in DTYPE_FALLBACK:
+            key = DTYPE_FALLBACK[key]
+        return self.curves.get((op_class, key))
+
+    @cached_property
+    def curves(self) -> dict[tuple[str, str], calibrate.Curve]:
+        return calibrate.build_curves(self.table, calibrate.Roofline.of(self.reference))
+
+    # ---- accelerators -------------------------------------------------------------------------
+    @property
+    def reference(self):
+        """Roofline reference: the catalog entry of a profiled GPU, else the derived machine."""
+        if self._reference is None:
+            self._reference = _catalog(self.provenance) or self.to_accelerator()
+        return self._reference
+
+    def calibration_for(self, accelerator) -> Profile:
+        """This profile with efficiencies relative to ``accelerator``'s peaks (e.g. a datasheet
+        entry of the same device), so estimate_step(hardware=accelerator) reproduces the
+        measured times."""
+        other = Profile.__new__(Profile)
+        other.provenance, other.table, other._reference = self.provenance, self.table, accelerator
+        return other
+
+    def to_accelerator(self):
+        """The measured machine as a `hardware_specs.Accelerator` (see `accelerator`)."""
+        return derive_accelerator(self.table, self.provenance)
+
+    def register(self):
+        """Register the derived Accelerator with hardware_specs and return it."""
+        import hardware_specs
+
+        acc = self.to_accelerator()
+        hardware_specs.register(acc)
+        return acc
+
+    # ---- views ----------------------------------------------------------------------------------
+    def measured_efficiency(self) -> pd.DataFrame:
+        """The table with ``roofline_s`` and ``efficiency`` columns against the reference."""
+        roof = calibrate.Roofline.of(self.reference).time(self.table)
+        return self.table.assign(roofline_s=roof, efficiency=roof / self.table["time_s"])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per class, achieved peaks and bandwidth (JSON-safe)."""
+        acc = self.to_accelerator()
+        return {
+            "device": self.provenance.device,
+            "accelerator": acc.name,
+            "rows": len(self.table),
+            "rows_per_class": self.table["op_class"].value_counts().to_dict(),
+            "peak_tflops": dict(acc.peak_tflops),
+            "mem_bandwidth_gb_s": acc.hbm_gb_s,
+            "notes": list(self.provenance.notes),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provenance": self.provenance.model_dump(mode="json"), "summary": self.summary()}
+
+    # ---- files ----------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``profile.csv`` and ``provenance.yaml`` into ``directory`` (created)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(directory / PROFILE_CSV, index=False, float_format="%.6g")
+        text = yaml.safe_dump(self.provenance.model_dump(mode="json"), sort_keys=False)
+        (directory / PROVENANCE_YAML).write_text(text)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, expected_device: str | None = None) -> Profile:
+        """Read and validate a profile directory; ``expected_device`` (a device string or
+        accelerator name) rejects a profile of another machine."""
+        directory = Path(directory)
+        prov = load_provenance(directory / PROVENANCE_YAML)
+        if expected_device and expected_device not in (prov.device, prov.accelerator):
+            raise ProfileError(
+                f"{directory / PROVENANCE_YAML}: field 'device' is {prov.device!r} "
+                f"({prov.accelerator}), expected {expected_device!r}"
+            )
+        path = directory / PROFILE_CSV
+        try:
+            table = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError) as exc:
+            raise ProfileError(f"{path}: cannot read profile table: {exc}") from None
+        return cls(table, prov, source=str(path))
+
+
+def load_provenance(path: Path) -> Provenance:
+    """Validated provenance YAML; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: cannot read provenance: {exc}") from None
+    try:
+        return Provenance.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_format(path, exc)) from None
+
+
+def validate_table(table: pd.DataFrame, prov: Provenance, source: str) -> pd.DataFrame:
+    """Check columns, row values and that every row belongs to ``prov.device``."""
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ProfileError(
+            f"{source}: missing column(s) {missing}; a profile table has {list(TABLE_COLUMNS)}"
+        )
+    table = table.loc[:, list(TABLE_COLUMNS)].reset_index(drop=True)
+    try:
+        _ROWS.validate_python(table.to_dict(orient="records"))
+    except ValidationError as exc:
+        raise ProfileError(_format(source, exc, row_offset=True)) from None
+    foreign = table.loc[table["device"] != prov.device, "device"]
+    if len(foreign):
+        raise ProfileError(
+            f"{source}: field 'device' of row {int(foreign.index[0])} is {foreign.iloc[0]!r}, "
+            f"but the profile's provenance device is {prov.device!r}"
+        )
+    return table
+
+
+def _catalog(prov: Provenance):
+    if prov.device_type == "cpu":
+        return None
+    try:
+        import hardware_specs
+
+        return hardware_specs.get(prov.accelerator)
+    except Exception:
+        return None
+
+
+def _format(source: Any, exc: ValidationError, row_offset: bool = False) -> str:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    where = (
+        f"row {loc[0]}, field '{'.'.join(loc[1:])}'" if row_offset else f"field '{'.'.join(loc)}'"
+    )
+    got = f" (got {first.get('input')!r})" if first["type"] != "missing" else ""
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {first['msg']}{got}{more}"

@@ -1,0 +1,37 @@
+"""The compiled step-time model gives the same times as the operator catalog it is read from."""
+
+import numpy as np
+import pytest
+
+import perfmodel as pm
+from perfmodel.compiled import FIELDS, StepTimeModel
+from perfmodel.shape import StepShape
+
+PLANS = [
+    ("llama-2-7b", "A100-SXM4-80GB", pm.Parallelism(), "ideal"),
+    ("mixtral-8x7b", "H100-SXM", pm.Parallelism(tp=2, ep=2), "default"),
+    ("deepseek-v3", "H200-SXM", pm.Parallelism(tp=8), "default"),
+    ("mistral-7b", "L40S", pm.Parallelism(pp=2, microbatches=2), "default"),
+]
+
+
+@pytest.mark.parametrize(("model", "hw", "par", "cal"), PLANS)
+def test_compiled_time_equals_the_grid_estimate(model, hw, par, cal):
+    rng = np.random.default_rng(7)
+    b, c = rng.integers(1, 200, 300), rng.integers(0, 20_000, 300)
+    q = rng.choice([1, 1, 9, 512], 300)
+    stm = StepTimeModel(model, hw, par, calibration=cal)
+    grid = pm.estimate_grid(model, hw, b, c, q, parallelism=par, calibration=cal)
+    assert stm.time(stm.shape_rows(b, q, c)) == pytest.approx(grid.time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize(("model", "hw", "par", "cal"), PLANS)
+def test_compiled_time_equals_a_mixed_step_with_a_non_final_chunk(model, hw, par, cal):
+    batch = [(1, 1000)] * 30 + [(300, 200, False)]
+    est = pm.estimate_step(model, hw, batch, par, calibration=cal)
+    stm = StepTimeModel(model, hw, par, calibration=cal)
+    new, ctx, final = (np.array(col, dtype=float) for col in zip(*[(*b[:2], 0) for b in batch]))
+    final[:30] = 1
+    s = StepShape.from_sequences(new, ctx, stm.model, final)
+    X = np.column_stack([getattr(s, f) for f in FIELDS])
+    assert stm.time(X)[0] == pytest.approx(est.time_s, rel=1e-12)
