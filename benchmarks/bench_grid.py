@@ -25,9 +25,10 @@ CASES = [
 
 def cpu_name() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or platform.machine()
@@ -44,8 +45,10 @@ def main() -> None:
     import os
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, numpy {np.__version__}")
-    print(f"{'model':16s} {'hardware':16s} {'new':>5s} {'points':>8s} {'best s':>8s} "
-          f"{'median s':>9s} {'points/s':>12s}")  # fmt: skip
+    print(
+        f"{'model':16s} {'hardware':16s} {'new':>5s} {'points':>8s} {'best s':>8s} "
+        f"{'median s':>9s} {'points/s':>12s}"
+    )
     for model, hw, par, new in CASES:
         times = []
         for _ in range(args.repeats):
@@ -53,8 +56,10 @@ def main() -> None:
             pm.estimate_grid(model, hw, batch, context, new, parallelism=par, calibration="default")
             times.append(time.perf_counter() - t0)
         best, med = min(times), float(np.median(times))
-        print(f"{model:16s} {hw:16s} {new:5d} {args.points:8d} {best:8.3f} {med:9.3f} "
-              f"{args.points / best:12,.0f}")  # fmt: skip
+        print(
+            f"{model:16s} {hw:16s} {new:5d} {args.points:8d} {best:8.3f} {med:9.3f} "
+            f"{args.points / best:12,.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,11 @@ class Efficiencies:
         return np.full(np.shape(flops), self.by_class[op_class], dtype=float)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "efficiency": dict(self.by_class),
-                "kernel_overhead_s": dict(self.kernel_overhead_s)}  # fmt: skip
+        return {
+            "name": self.name,
+            "efficiency": dict(self.by_class),
+            "kernel_overhead_s": dict(self.kernel_overhead_s),
+        }
 
 
 #: The pure roofline at datasheet peaks.

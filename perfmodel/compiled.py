@@ -92,18 +92,22 @@ class StepTimeModel:
     def _eff(self, flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
         out = np.empty_like(flops)
         for i, op in enumerate(self.ops):
-            e = self.calibration.efficiency(op.kind, op.dtype, flops[:, i] / op.count,
-                                            nbytes[:, i] / op.count)  # fmt: skip
+            e = self.calibration.efficiency(
+                op.kind, op.dtype, flops[:, i] / op.count, nbytes[:, i] / op.count
+            )
             out[:, i] = np.clip(np.nan_to_num(np.asarray(e, dtype=float), nan=1.0), 1e-3, None)
         return out
 
     def _comm(self, nbytes: np.ndarray) -> np.ndarray:
         comm_ops = [op for op in self.ops if op.kind == "comm"]
         cols = [
-            np.where(nbytes[:, j] > 0, comm_roofline(replace(op, bytes_act=nbytes[:, j]),
-                                                     self.hardware), 0.0)
+            np.where(
+                nbytes[:, j] > 0,
+                comm_roofline(replace(op, bytes_act=nbytes[:, j]), self.hardware),
+                0.0,
+            )
             for j, op in enumerate(comm_ops)
-        ]  # fmt: skip
+        ]
         return np.column_stack(cols)
 
     def shape_rows(self, batch, new, cached) -> np.ndarray:

@@ -28,10 +28,28 @@ from .quant import Quant
 from .shape import StepShape
 
 OP_ORDER = (
-    "embed", "norm", "qkv_proj", "q_a_proj", "q_b_proj", "q_proj", "kv_a_proj", "kv_b_proj",
-    "rope", "attn", "o_proj", "gate_up_proj", "act", "down_proj", "router", "experts",
-    "lm_head", "all_reduce", "all_gather", "all_to_all", "p2p",
-)  # fmt: skip
+    "embed",
+    "norm",
+    "qkv_proj",
+    "q_a_proj",
+    "q_b_proj",
+    "q_proj",
+    "kv_a_proj",
+    "kv_b_proj",
+    "rope",
+    "attn",
+    "o_proj",
+    "gate_up_proj",
+    "act",
+    "down_proj",
+    "router",
+    "experts",
+    "lm_head",
+    "all_reduce",
+    "all_gather",
+    "all_to_all",
+    "p2p",
+)
 
 
 @dataclass
@@ -94,18 +112,36 @@ class OpBuilder:
         zero = np.zeros_like(elements)
         read = count * np.where(elements > 0, weight, 0.0)
         self.ops.append(
-            Op(name, "memory", count, count * flops_per_element * elements, read,
-               count * moved_per_element * elements * self.q.bytes_half, zero, self.q.half,
-               resident=count * weight)
-        )  # fmt: skip
+            Op(
+                name,
+                "memory",
+                count,
+                count * flops_per_element * elements,
+                read,
+                count * moved_per_element * elements * self.q.bytes_half,
+                zero,
+                self.q.half,
+                resident=count * weight,
+            )
+        )
 
     def comm(self, name, count, message, collective, ranks):
         message = np.asarray(message, dtype=float)
         zero = np.zeros_like(message)
         self.ops.append(
-            Op(name, "comm", count, zero, zero, count * message, zero, self.q.half,
-               collective=collective, ranks=ranks)
-        )  # fmt: skip
+            Op(
+                name,
+                "comm",
+                count,
+                zero,
+                zero,
+                count * message,
+                zero,
+                self.q.half,
+                collective=collective,
+                ranks=ranks,
+            )
+        )
 
     # ---- the model ------------------------------------------------------------------------
     def build(self, s: StepShape) -> list[Op]:
@@ -118,8 +154,16 @@ class OpBuilder:
         self._mla(s) if m.mla else self._attention(s)
         self._mlps(s)
         lm_resident = not (m.tie_word_embeddings and self.p.pp == 1)
-        self.linear("lm_head", s.logits, d, vocab_shard, 1, dtype=self.q.half,
-                    resident=lm_resident, w_bytes=h)  # fmt: skip
+        self.linear(
+            "lm_head",
+            s.logits,
+            d,
+            vocab_shard,
+            1,
+            dtype=self.q.half,
+            resident=lm_resident,
+            w_bytes=h,
+        )
         self._communication(s)
         return self.ops
 
@@ -163,8 +207,13 @@ class OpBuilder:
             pre_io,
             (s.pre_cached + s.pre_tokens) * kv_token,
         )
-        self._attn("attn_decode", L, 2 * s.dec_pairs * hq * (2 * r + rope),
-                   dec_io, (s.dec_cached + s.dec_tokens) * kv_token)  # fmt: skip
+        self._attn(
+            "attn_decode",
+            L,
+            2 * s.dec_pairs * hq * (2 * r + rope),
+            dec_io,
+            (s.dec_cached + s.dec_tokens) * kv_token,
+        )
         self.linear("o_proj", s.tokens, hq * a.v_head_dim, d, L)
 
     def _classes(self, s: StepShape):
@@ -173,8 +222,9 @@ class OpBuilder:
 
     def _attn(self, kind, count, flops, act, kv) -> None:
         zero = np.zeros_like(np.asarray(flops, dtype=float))
-        self.ops.append(Op("attn", kind, count, count * flops, zero, count * act, count * kv,
-                           self.q.half))  # fmt: skip
+        self.ops.append(
+            Op("attn", kind, count, count * flops, zero, count * act, count * kv, self.q.half)
+        )
 
     def _mlps(self, s: StepShape) -> None:
         m, T = self.m, s.tokens
@@ -184,8 +234,15 @@ class OpBuilder:
             moe = m.moe
             if moe.shared_intermediate:
                 self._mlp(T, moe.shared_intermediate / self.tp, moe.num_moe_layers)
-            self.linear("router", T, m.hidden_size, moe.num_experts, moe.num_moe_layers,
-                        dtype=self.q.half, w_bytes=self.q.bytes_half)  # fmt: skip
+            self.linear(
+                "router",
+                T,
+                m.hidden_size,
+                moe.num_experts,
+                moe.num_moe_layers,
+                dtype=self.q.half,
+                w_bytes=self.q.bytes_half,
+            )
             self._experts(T)
 
     def _mlp(self, T, width, count) -> None:
@@ -213,13 +270,14 @@ class OpBuilder:
                 count=layers,
                 flops=layers * 2.0 * rows * d * width * (up + 1),
                 bytes_weight=layers * touched * per_expert,
-                bytes_act=layers * rows * (d * (q.bytes_act + q.bytes_half)
-                                           + width * (up + 1) * q.bytes_half),
+                bytes_act=layers
+                * rows
+                * (d * (q.bytes_act + q.bytes_half) + width * (up + 1) * q.bytes_half),
                 bytes_kv=np.zeros_like(rows),
                 dtype=q.gemm,
                 resident=layers * local * per_expert,
             )
-        )  # fmt: skip
+        )
         self.memory_op("act", layers, rows * width, up + 1, 4)
 
     def _communication(self, s: StepShape) -> None:

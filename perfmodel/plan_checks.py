@@ -66,11 +66,11 @@ def smallest_fitting_plan(model, hardware, quant, memory_utilization: float) -> 
         and (model.mla or _kv_ok(model.num_kv_heads, t))
     ]
     pps = [p for p in (1, 2, 4, 8, 16, 32, 64) if p <= model.num_layers]
-    plans = sorted(((t, p) for t in tps for p in pps), key=lambda tp_pp: (tp_pp[0] * tp_pp[1],
-                                                                          -tp_pp[0]))  # fmt: skip
+    plans = sorted(
+        ((t, p) for t in tps for p in pps), key=lambda tp_pp: (tp_pp[0] * tp_pp[1], -tp_pp[0])
+    )
     for tp, pp in plans:
-        fp = memory_footprint(model, hardware, Parallelism(tp=tp, pp=pp), quant,
-                              memory_utilization)  # fmt: skip
+        fp = memory_footprint(model, hardware, Parallelism(tp=tp, pp=pp), quant, memory_utilization)
         if fp.kv_capacity_bytes > 0:
             return f"smallest plan that fits: tp={tp} pp={pp} ({tp * pp} GPUs)"
     return "no tp x pp plan up to 64 stages fits; use a lower-precision quant or a larger GPU"

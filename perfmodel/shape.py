@@ -61,7 +61,7 @@ class StepShape:
         _check_sizes(new, cached)
         final = np.ones_like(new) if final is None else np.asarray(final, dtype=float)
         pre = new > 1
-        pairs, read = _layer_mean(model, new, cached)
+        pairs, read = layer_mean(model, new, cached)
         return cls(
             tokens=np.array([new.sum()]),
             seqs=np.array([float(new.size)]),
@@ -83,7 +83,7 @@ class StepShape:
         )
         _check_sizes(new, cached, batch)
         pre = new > 1
-        pairs, read = _layer_mean(model, new, cached)
+        pairs, read = layer_mean(model, new, cached)
         zero = np.zeros_like(new)
         return cls(
             tokens=batch * new,
@@ -98,7 +98,7 @@ class StepShape:
         )
 
 
-def _layer_mean(model, new, cached):
+def layer_mean(model, new, cached):
     """Attended pairs and cached reads per sequence, averaged over the model's layers."""
     pairs = attended_pairs(new, cached, np.inf)
     read = cached.copy()

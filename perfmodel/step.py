@@ -129,9 +129,21 @@ class StepEstimate:
     def to_dict(self) -> dict:
         scalars = {
             k: getattr(self, k)
-            for k in ("model", "hardware", "calibration", "tokens", "time_s", "flops", "bytes",
-                      "bytes_weight", "bytes_act", "bytes_kv", "bound", "pipeline_bubble")
-        }  # fmt: skip
+            for k in (
+                "model",
+                "hardware",
+                "calibration",
+                "tokens",
+                "time_s",
+                "flops",
+                "bytes",
+                "bytes_weight",
+                "bytes_act",
+                "bytes_kv",
+                "bound",
+                "pipeline_bubble",
+            )
+        }
         return scalars | {
             "tokens_per_s": self.tokens_per_s,
             "parallelism": self.parallelism.to_dict(),
@@ -213,9 +225,13 @@ def _op_table(timed, factor: float, m: int) -> pd.DataFrame:
         moved = float(o.bytes_weight[0] + o.bytes_act[0] + o.bytes_kv[0])
         if o.flops[0] + moved <= 0:
             continue
-        r = rows.setdefault(o.name, dict.fromkeys(
-            ("count", "flops", "bytes_weight", "bytes_act", "bytes_kv", "time_s"), 0.0) | {
-            "_split": np.zeros(3)})  # fmt: skip
+        r = rows.setdefault(
+            o.name,
+            dict.fromkeys(
+                ("count", "flops", "bytes_weight", "bytes_act", "bytes_kv", "time_s"), 0.0
+            )
+            | {"_split": np.zeros(3)},
+        )
         r["count"] += o.count
         for key in ("flops", "bytes_weight", "bytes_act", "bytes_kv"):
             r[key] += float(getattr(o, key)[0]) * m
@@ -223,12 +239,26 @@ def _op_table(timed, factor: float, m: int) -> pd.DataFrame:
         r["time_s"] += time
         r["_split"][2 if o.kind == "comm" else (0 if t.compute_bound[0] else 1)] += time
     table = [
-        {"op": name, **{k: v for k, v in r.items() if k != "_split"},
-         "bound": BOUNDS[int(np.argmax(r["_split"]))]}
+        {
+            "op": name,
+            **{k: v for k, v in r.items() if k != "_split"},
+            "bound": BOUNDS[int(np.argmax(r["_split"]))],
+        }
         for name, r in sorted(rows.items(), key=lambda kv: OP_ORDER.index(kv[0]))
-    ]  # fmt: skip
-    return pd.DataFrame(table, columns=["op", "count", "flops", "bytes_weight", "bytes_act",
-                                        "bytes_kv", "time_s", "bound"])  # fmt: skip
+    ]
+    return pd.DataFrame(
+        table,
+        columns=[
+            "op",
+            "count",
+            "flops",
+            "bytes_weight",
+            "bytes_act",
+            "bytes_kv",
+            "time_s",
+            "bound",
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -248,9 +278,13 @@ class GridEstimate:
         return self.batch * self.new_tokens / self.time_s
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({k: getattr(self, k) for k in
-                             ("batch", "new_tokens", "context", "time_s", "flops", "bytes",
-                              "bound")} | {"tokens_per_s": self.tokens_per_s})  # fmt: skip
+        return pd.DataFrame(
+            {
+                k: getattr(self, k)
+                for k in ("batch", "new_tokens", "context", "time_s", "flops", "bytes", "bound")
+            }
+            | {"tokens_per_s": self.tokens_per_s}
+        )
 
     def to_dict(self) -> dict:
         return self.to_frame().to_dict(orient="list")
@@ -274,8 +308,9 @@ def estimate_grid(
     time = sum(t.time_s for t in timed) * factor
     flops = sum(t.op.flops for t in timed) * m
     moved = sum(t.op.bytes_weight + t.op.bytes_act + t.op.bytes_kv for t in timed) * m
-    b, q, c = np.broadcast_arrays(*(np.asarray(x, dtype=float).ravel()
-                                    for x in (batch, new_tokens, context)))  # fmt: skip
+    b, q, c = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float).ravel() for x in (batch, new_tokens, context))
+    )
     return GridEstimate(b, q, c, time, flops, moved, _bound(timed, factor))
 
 

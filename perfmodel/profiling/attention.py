@@ -79,7 +79,7 @@ def _builder(shape: dict[str, int], dtype: str, prefill: bool, copies: int = 1):
             k = torch.randn(b, h_kv, shape["kv_len"], d, device=device, dtype=dt)
             return k, torch.randn_like(k)
 
-        kv = rotation(copies, kv_pair)
+        kv = rotation(copies, kv_pair, lambda pair: (pair[0].clone(), pair[1].clone()))
         kernel = attention_prefill if prefill else attention_decode
         return lambda: kernel(q, *kv())
 

@@ -50,14 +50,19 @@ def copies_for(operand_bytes: float, cold_bytes: float) -> int:
 
     Weights (and KV caches) of a real model stream from DRAM/HBM, not from the cache that a
     kernel repeated on the same buffers would hit: rotating over c = ceil(cold_bytes / size)
-    copies (cold_bytes ≈ 4× last-level cache) makes each call read cold operands.
+    copies (cold_bytes ≈ 2× last-level cache) makes each call read cold operands.
     """
     if operand_bytes <= 0 or cold_bytes <= operand_bytes:
         return 1
     return min(MAX_COPIES, math.ceil(cold_bytes / operand_bytes))
 
 
-def rotation(copies: int, make: Callable[[], T]) -> Callable[[], T]:
-    """``copies`` objects from ``make()``; each call of the result returns the next in turn."""
-    cycle = itertools.cycle([make() for _ in range(max(1, copies))])
+def rotation(
+    copies: int, make: Callable[[], T], clone: Callable[[T], T] | None = None
+) -> Callable[[], T]:
+    """``copies`` objects (``make()`` once, then ``clone`` of it, default ``make()`` again);
+    each call of the result returns the next in turn."""
+    first = make()
+    clone = clone or (lambda _: make())
+    cycle = itertools.cycle([first] + [clone(first) for _ in range(max(1, copies) - 1)])
     return lambda: next(cycle)

@@ -46,7 +46,7 @@ def _builder(m: int, n: int, k: int, dtype: str, copies: int):
             return _fp8_kernel(torch, m, n, k, device, copies)
         dt = torch_dtype(dtype)
         x = torch.randn(m, k, device=device, dtype=dt)
-        weight = rotation(copies, lambda: torch.randn(n, k, device=device, dtype=dt))
+        weight = rotation(copies, lambda: torch.randn(n, k, device=device, dtype=dt), torch.clone)
         return lambda: torch.nn.functional.linear(x, weight())
 
     return build
@@ -55,6 +55,8 @@ def _builder(m: int, n: int, k: int, dtype: str, copies: int):
 def _fp8_kernel(torch: Any, m: int, n: int, k: int, device: Any, copies: int) -> Kernel:
     """Hopper fp8 (e4m3) GEMM via ``torch._scaled_mm``: row-major x, column-major Wᵀ, bf16 out."""
     x = torch.randn(m, k, device=device).to(torch.float8_e4m3fn)
-    w_t = rotation(copies, lambda: torch.randn(n, k, device=device).to(torch.float8_e4m3fn).t())
+    w = rotation(
+        copies, lambda: torch.randn(n, k, device=device).to(torch.float8_e4m3fn), torch.clone
+    )
     one = torch.ones((), device=device, dtype=torch.float32)
-    return lambda: torch._scaled_mm(x, w_t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+    return lambda: torch._scaled_mm(x, w().t(), scale_a=one, scale_b=one, out_dtype=torch.bfloat16)

@@ -1,0 +1,34 @@
+"""Serving model of one replica under load: TTFT / TPOT / E2E percentiles, throughput,
+goodput, capacity and the highest rate under an SLO (analytic), plus a simulator to check it."""
+
+from .api import MaxRate, analyze, engine_for, evaluate, max_rate_under_slo
+from .engine import Engine
+from .prepared import Prepared, prepare
+from .report import Percentiles, ServingReport
+from .schedulers import (
+    ChunkedPrefill,
+    ContinuousBatching,
+    Disaggregated,
+    StaticBatching,
+    parse_scheduler,
+)
+from .slo import SLO
+
+__all__ = [
+    "SLO",
+    "ChunkedPrefill",
+    "ContinuousBatching",
+    "Disaggregated",
+    "Engine",
+    "MaxRate",
+    "Percentiles",
+    "Prepared",
+    "ServingReport",
+    "StaticBatching",
+    "analyze",
+    "engine_for",
+    "evaluate",
+    "max_rate_under_slo",
+    "parse_scheduler",
+    "prepare",
+]

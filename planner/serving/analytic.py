@@ -1,0 +1,278 @@
+"""The analytic serving model of one replica: capacity, TTFT / TPOT / E2E mean and percentiles.
+
+Notation: λ request rate; per request I prompt tokens, D = output - 1 decode tokens, t_p(I)
+its prefill time; t_d(N) the decode iteration time at N running sequences of mean context
+c = E[D(I + D/2)]/E[D]; N_cap = min(max_num_seqs, KV tokens / c).
+
+Continuous batching (vLLM, prefill-first). Prefill iterations take ρ_p = λE[t_p] of the time;
+decode tokens come N per iteration, so by Little's law N = λE[D]·t_d(N)/(1 - ρ_p) and
+TPOT = t_d(N)/(1 - ρ_p). Capacity (work-conserving stability, Li, Dai & Peng 2025):
+λ_max = 1 / (E[t_p] + E[D]·t_d(N_cap)/N_cap). TTFT = W + V + A + t_p(I): W the M/G/1 wait
+of the prefill queue (Pollaczek–Khinchine mean, Takács second moment; gamma-shaped given
+> 0, P(W > 0) = ρ_p), V the residual of a decode iteration in progress (Fuhrmann–Cooper
+decomposition for vacations; uniform on [0, t_d] when decodes run, P = 1 - e^{-N}), A the wait
+for a sequence slot (Erlang C with N_cap servers). A request's TPOT adds the prefills that
+interrupt its decode phase: K ~ Poisson(λ·D·TPOT) of them, each a prefill time.
+
+Chunked prefill (Sarathi-Serve). Each iteration carries N decodes and q = B - N prompt tokens
+(B the token budget) and takes t_mix(N); prompts drain at r = q/t_mix tokens/s, ρ_p = λE[I]/r,
+TPOT = ρ_p·t_mix + (1 - ρ_p)·t_d, N = λE[D]·TPOT. TTFT = M/G/1 wait with service I/r, plus
+the residual iteration, plus I/r + t_mix/2 (the last chunk ends at an iteration boundary).
+
+Static batching: the server takes up to b waiting requests, prefills them together and decodes
+until the longest ends; the queue is queueing.DynamicBatching with batch time
+t_pre(k) + max(D_1..D_k)·t_d(k).
+
+Disaggregated (DistServe): prefill replicas form an M/G/c (Allen–Cunneen); TTFT adds the KV
+transfer I·kv_bytes/link; decode replicas each run N = (λ/R_d)E[D]t_d(N), TPOT = t_d(N).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from queueing.batch import DynamicBatching
+from queueing.laws import Empirical
+from queueing.multiserver import erlang_c
+
+from .engine import Engine
+from .prepared import Prepared
+
+GRID = 96
+
+
+@dataclass
+class Latencies:
+    """Per-request samples of one analysis (or an overload verdict)."""
+
+    capacity: float
+    decode_batch: float = 0.0
+    ttft: np.ndarray | None = None
+    tpot: np.ndarray | None = None
+    e2e: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+
+
+def mg1_wait_moments(rate: float, s1: float, s2: float, s3: float) -> tuple[float, float]:
+    """M/G/1 FCFS E[W] (Pollaczek–Khinchine) and E[W^2] (Takács)."""
+    rho = rate * s1
+    w1 = rate * s2 / (2 * (1 - rho))
+    return w1, 2 * w1**2 + rate * s3 / (3 * (1 - rho))
+
+
+def positive_wait(rng, n: int, p_pos: float, m1: float, m2: float) -> np.ndarray:
+    """Samples that are 0 w.p. 1 - p_pos and otherwise gamma with the conditional moments
+    m1/p_pos, m2/p_pos (two-moment match)."""
+    out = np.zeros(n)
+    if p_pos <= 0 or m1 <= 0:
+        return out
+    c1, c2 = m1 / p_pos, m2 / p_pos
+    var = max(c2 - c1**2, 1e-12 * c1**2)
+    shape, scale = c1**2 / var, var / c1
+    pos = rng.random(n) < p_pos
+    out[pos] = rng.gamma(shape, scale, pos.sum())
+    return out
+
+
+def compound(rng, counts_mean: np.ndarray, mean: float, var: float) -> np.ndarray:
+    """Sum of K ~ Poisson(counts_mean) iid terms of given mean/var (each gamma-matched)."""
+    k = rng.poisson(counts_mean)
+    if mean <= 0:
+        return np.zeros_like(counts_mean)
+    if var <= 0:
+        return k * mean
+    a, theta = mean**2 / var, var / mean
+    out = np.zeros(k.shape)
+    pos = k > 0
+    out[pos] = rng.gamma(a * k[pos], theta)
+    return out
+
+
+def slot_wait(rng, n: int, n_cap: float, occupancy: float, residence: float) -> np.ndarray:
+    """Wait for one of floor(N_cap) sequence slots: Erlang C probability, exponential
+    conditional wait of mean residence/(c - A) (M/M/c)."""
+    c = max(1, math.floor(n_cap))
+    if occupancy >= c:
+        return np.full(n, math.inf)
+    p = erlang_c(c, occupancy)
+    mean = residence / (c - occupancy)
+    return np.where(rng.random(n) < p, rng.exponential(mean, n), 0.0)
+
+
+def decode_root(n_grid: np.ndarray, demand: np.ndarray) -> float:
+    """Root of demand(N) - N on a grid (demand increasing slower than N past the root)."""
+    h = demand - n_grid
+    if h[0] <= 0:
+        return float(n_grid[0])
+    idx = int(np.argmax(h <= 0))
+    if h[idx] > 0:
+        return math.inf
+    x0, x1, h0, h1 = n_grid[idx - 1], n_grid[idx], h[idx - 1], h[idx]
+    return float(x0 + (x1 - x0) * h0 / (h0 - h1))
+
+
+# ---- continuous batching ------------------------------------------------------------------
+def n_cap(engine: Engine, p: Prepared) -> float:
+    kv = engine.kv_tokens / (p.decode_context + engine.scheduler.block_size / 2)
+    return max(1.0, min(float(engine.max_seqs), kv))
+
+
+def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
+    cap_n, ctx = n_cap(engine, p), p.decode_context
+    ed, tp = p.mean(p.D), p.t_prefill
+    e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
+    grid = np.linspace(cap_n / GRID, cap_n, GRID)
+    td = engine.decode_time(grid, ctx)
+    capacity = 1.0 / (e1 + ed * td[-1] / cap_n)
+    if rate >= capacity:
+        return Latencies(capacity)
+    rho = rate * e1
+    N = decode_root(grid, rate * ed * td / (1 - rho)) if ed > 0 else 0.0
+    t_d = float(np.interp(N, grid, td))
+    tpot = t_d / (1 - rho)
+    idx = rng.choice(p.w.size, n, p=p.w)
+    w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
+    v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
+    a = slot_wait(rng, n, cap_n, N, ed * tpot)
+    ttft = w + v + a + tp[idx]
+    d = p.D[idx]
+    interrupts = compound(rng, rate * d * tpot, e1, max(e2 - e1**2, 0.0))
+    per_token = np.where(d > 0, t_d + interrupts / np.maximum(d, 1), np.nan)
+    return _finish(capacity, N, ttft, per_token, d)
+
+
+# ---- chunked prefill ----------------------------------------------------------------------
+def _chunked_state(engine: Engine, p: Prepared, rate: float, grid, td, tmix, q):
+    """Decode batch N, prompt drain rate r and ρ_p at ``rate`` (N = inf when unstable)."""
+    ei, ed = p.mean(p.I), p.mean(p.D)
+    r = np.where(q > 0, q / tmix, 0.0)
+    rho = np.where(r > 0, rate * ei / np.maximum(r, 1e-30), np.inf)
+    tpot = np.where(rho < 1, rho * tmix + (1 - rho) * td, np.inf)
+    N = decode_root(grid, rate * ed * tpot) if ed > 0 else float(grid[0])
+    return N
+
+
+def chunked_tables(engine: Engine, p: Prepared):
+    """Decode and mixed iteration times over a grid of decode batch sizes N < budget."""
+    budget, cap_n, ctx = engine.scheduler.token_budget, n_cap(engine, p), p.decode_context
+    top = min(cap_n, budget - 1)
+    grid = np.linspace(top / GRID, top, GRID)
+    q = np.maximum(budget - grid, 0)
+    i2 = p.mean(p.I**2) / p.mean(p.I)  # token-weighted prompt length
+    rows = engine.mixed_rows(
+        grid,
+        ctx,
+        q,
+        chunk_context=np.maximum(i2 / 2 - q / 2, 0),
+        finish_share=np.minimum(q / p.mean(p.I), 1),
+    )
+    return grid, engine.decode_time(grid, ctx), engine.steps.time(rows), q
+
+
+def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
+    grid, td, tmix, q = chunked_tables(engine, p)
+    capacity = _bisect_capacity(
+        lambda lam: np.isfinite(_chunked_state(engine, p, lam, grid, td, tmix, q)),
+        1.0 / p.mean(p.t_prefill),
+    )
+    N = _chunked_state(engine, p, rate, grid, td, tmix, q)
+    if rate >= capacity or not np.isfinite(N):
+        return Latencies(capacity)
+    t_d, t_mix, q_n = (float(np.interp(N, grid, x)) for x in (td, tmix, q))
+    r = q_n / t_mix
+    rho = rate * p.mean(p.I) / r
+    s = p.I / r
+    idx = rng.choice(p.w.size, n, p=p.w)
+    w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, p.mean(s), p.mean(s**2), p.mean(s**3)))
+    v = np.where(rng.random(n) < (1 - rho) * (1 - math.exp(-N)), rng.uniform(0, t_d, n), 0.0)
+    tpot_mean = rho * t_mix + (1 - rho) * t_d
+    a = slot_wait(rng, n, n_cap(engine, p), N, p.mean(p.D) * tpot_mean)
+    ttft = w + v + a + s[idx] + t_mix / 2
+    d = p.D[idx]
+    mixed = rng.binomial(d.astype(np.int64), min(rho, 1.0))
+    per_token = np.where(d > 0, t_d + (t_mix - t_d) * mixed / np.maximum(d, 1), np.nan)
+    return _finish(capacity, N, ttft, per_token, d)
+
+
+def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
+    """Largest rate with stable(rate) true (monotone), by doubling then bisection."""
+    lo, hi = 0.0, hi_guess
+    while stable(hi) and hi < 1e9:
+        lo, hi = hi, hi * 2
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if stable(mid) else (lo, mid)
+    return lo
+
+
+# ---- static batching ----------------------------------------------------------------------
+def static(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
+    b, ctx, mean_i = engine.scheduler.batch_size, p.decode_context, p.mean(p.I)
+    sizes = np.arange(1, b + 1)
+    t_pre = engine.steps.prefill(np.full(b, mean_i), sizes)
+    t_dec = engine.decode_time(sizes, ctx)
+    decode_law = Empirical(np.repeat(p.D, np.maximum(1, np.rint(p.w * 4096)).astype(int)))
+
+    def batch_time(k: int):
+        return decode_law.max_of(k).affine(float(t_dec[k - 1]), float(t_pre[k - 1]))
+
+    q = DynamicBatching(rate, batch_time, max_batch=b)
+    if not q.stable:
+        return Latencies(q.capacity)
+    k = max(1, min(b, round(q.mean_batch_size)))
+    idx = rng.choice(p.w.size, n, p=p.w)
+    wait = positive_wait(rng, n, min(q.utilization, 0.999), q.mean_wait, 2 * q.mean_wait**2)
+    ttft = wait + t_pre[k - 1]
+    d = p.D[idx]
+    per_token = np.where(d > 0, t_dec[k - 1], np.nan)
+    return _finish(q.capacity, float(k), ttft, per_token, d)
+
+
+# ---- disaggregated prefill / decode -------------------------------------------------------
+def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
+    sched, hw = engine.scheduler, engine.hardware
+    pr, dr, ctx = sched.prefill_replicas, sched.decode_replicas, p.decode_context
+    tp, ed = p.t_prefill, p.mean(p.D)
+    e1, e2 = p.mean(tp), p.mean(tp**2)
+    cap_n = n_cap(engine, p)
+    grid = np.linspace(cap_n / GRID, cap_n, GRID)
+    td = engine.decode_time(grid, ctx)
+    cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
+    capacity = min(pr / e1, cap_decode)
+    if rate >= capacity:
+        return Latencies(capacity)
+    offered = rate * e1
+    cs2 = max(e2 - e1**2, 0.0) / e1**2
+    p_wait = erlang_c(pr, offered)
+    cond = e1 * (1 + cs2) / 2 / (pr - offered)
+    idx = rng.choice(p.w.size, n, p=p.w)
+    w = np.where(rng.random(n) < p_wait, rng.exponential(cond, n), 0.0)
+    bw, lat = (
+        (hw.link_bandwidth, hw.link_latency_s)
+        if sched.same_node
+        else (hw.nic_bandwidth, hw.nic_latency_s)
+    )
+    transfer = p.I[idx] * engine.kv_bytes_per_token * engine.gpus / bw + lat
+    N = decode_root(grid, rate / dr * ed * td) if ed > 0 else 0.0
+    t_d = float(np.interp(N, grid, td))
+    a = slot_wait(rng, n, cap_n, N, ed * t_d)
+    ttft = w + tp[idx] + transfer + a
+    d = p.D[idx]
+    per_token = np.where(d > 0, t_d, np.nan)
+    return _finish(capacity, N, ttft, per_token, d)
+
+
+def _finish(capacity, N, ttft, per_token, d) -> Latencies:
+    e2e = ttft + np.nan_to_num(per_token) * d
+    return Latencies(capacity, N, ttft, per_token[d > 0], e2e)
+
+
+MODELS = {
+    "continuous": continuous,
+    "chunked": chunked,
+    "static": static,
+    "disaggregated": disaggregated,
+}

@@ -1,0 +1,187 @@
+"""Entry points: evaluate a replica at a rate, and the highest rate that meets an SLO."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from planner.workload import Workload
+
+from .analytic import MODELS, Latencies
+from .engine import Engine
+from .prepared import Prepared, prepare
+from .report import Percentiles, ServingReport
+from .slo import SLO
+
+SAMPLES = 8192
+
+
+def engine_for(model, hardware, plan=None, scheduler=None, quant=None, calibration="default"):
+    """Build (or pass through) the Engine of one replica."""
+    if isinstance(model, Engine):
+        return model
+    return Engine.build(model, hardware, plan, scheduler, quant, calibration)
+
+
+def _workload(workload) -> Workload:
+    if isinstance(workload, Workload):
+        return workload
+    return Workload.bundled(str(workload))
+
+
+def analyze(
+    engine: Engine,
+    prepared: Prepared,
+    rate: float,
+    slo: SLO | None = None,
+    samples: int = SAMPLES,
+    seed: int = 0,
+) -> ServingReport:
+    """The analytic ServingReport of ``engine`` at ``rate`` requests/s."""
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
+    kind = engine.scheduler.kind
+    if prepared.w.size == 0:
+        lat = Latencies(0.0, notes=("no request of the workload can be served",))
+    else:
+        lat = MODELS[kind](engine, prepared, rate, np.random.default_rng(seed), samples)
+    return build_report("analytic", engine, prepared, rate, lat, slo)
+
+
+def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> ServingReport:
+    """A ServingReport from per-request samples (overloaded when none)."""
+    overloaded = lat.ttft is None or rate >= lat.capacity
+    pct = Percentiles.overloaded
+    notes = list(lat.notes)
+    if overloaded and lat.capacity > 0:
+        notes.append(
+            f"overloaded: offered {rate:.4g} req/s exceeds capacity "
+            f"{lat.capacity:.4g} req/s (load ratio {rate / lat.capacity:.3g})"
+        )
+    eo, ei = prepared.mean(prepared.D + 1), prepared.mean(prepared.I)
+    served = rate * (1 - sum(prepared.rejected.values()))
+    goodput = None
+    if slo is not None:
+        goodput = 0.0 if overloaded else served * _met_share(slo, lat)
+    return ServingReport(
+        source=source,
+        model=engine.model.name,
+        hardware=engine.hardware.name,
+        scheduler=engine.scheduler.kind,
+        rate=rate,
+        capacity=lat.capacity,
+        ttft=pct() if overloaded else Percentiles.of(lat.ttft),
+        tpot=pct() if overloaded else Percentiles.of(lat.tpot if lat.tpot.size else [0.0]),
+        e2e=pct() if overloaded else Percentiles.of(lat.e2e),
+        decode_batch=math.inf if overloaded else lat.decode_batch,
+        output_tokens_per_s=min(rate, lat.capacity) * eo,
+        total_tokens_per_s=min(rate, lat.capacity) * (eo + ei),
+        goodput=goodput,
+        rejected=dict(prepared.rejected),
+        notes=tuple(notes),
+    )
+
+
+def _met_share(slo: SLO, lat: Latencies) -> float:
+    """Share of requests meeting every per-request target."""
+    ok = np.ones(lat.ttft.size, dtype=bool)
+    if slo.ttft_s is not None:
+        ok &= lat.ttft <= slo.ttft_s
+    if slo.e2e_s is not None:
+        ok &= lat.e2e <= slo.e2e_s
+    share = float(ok.mean())
+    if slo.tpot_s is not None and lat.tpot.size:
+        share *= float((lat.tpot <= slo.tpot_s).mean())
+    return share
+
+
+def evaluate(
+    model,
+    hardware,
+    workload,
+    rate: float,
+    plan=None,
+    scheduler=None,
+    quant=None,
+    calibration="default",
+    slo: SLO | None = None,
+) -> ServingReport:
+    """ServingReport of one replica of ``model`` on ``hardware`` at ``rate`` requests/s."""
+    engine = engine_for(model, hardware, plan, scheduler, quant, calibration)
+    return analyze(engine, prepare(engine, _workload(workload)), rate, slo)
+
+
+@dataclass(frozen=True)
+class MaxRate:
+    """Highest request rate (req/s) whose report meets the SLO; 0 with a reason when none."""
+
+    rate: float
+    feasible: bool
+    capacity: float
+    reason: str
+    floor: ServingReport
+    at_rate: ServingReport | None
+
+    def to_dict(self) -> dict:
+        return {
+            "rate": self.rate,
+            "feasible": self.feasible,
+            "capacity": self.capacity,
+            "reason": self.reason,
+            "floor": self.floor.to_dict(),
+            "at_rate": self.at_rate.to_dict() if self.at_rate else None,
+        }
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    k: v
+                    for k, v in asdict(self).items()
+                    if k in ("rate", "feasible", "capacity", "reason")
+                }
+            ]
+        )
+
+
+def max_rate_under_slo(
+    model,
+    hardware,
+    workload,
+    slo: SLO,
+    plan=None,
+    scheduler=None,
+    quant=None,
+    calibration="default",
+    samples: int = 4096,
+    tol: float = 1e-3,
+) -> MaxRate:
+    """Bisection on the rate over (0, capacity) for the largest rate meeting ``slo``; every
+    evaluation uses the same random numbers, so the SLO metric is monotone in the rate."""
+    engine = engine_for(model, hardware, plan, scheduler, quant, calibration)
+    prep = prepare(engine, _workload(workload))
+    probe = analyze(engine, prep, 1e-9, samples=samples)
+    cap = probe.capacity
+    floor = analyze(engine, prep, cap * 1e-4, slo, samples)
+    if cap <= 0 or not slo.met_by(floor):
+        worst = max(slo.targets(), key=lambda k: getattr(floor, k).get(slo.stat) / slo.targets()[k])
+        got = getattr(floor, worst).get(slo.stat)
+        reason = (
+            f"no rate meets the SLO: at zero load {slo.stat} {worst.upper()} is "
+            f"{got * 1e3:.1f} ms > target {slo.targets()[worst] * 1e3:.1f} ms"
+        )
+        return MaxRate(0.0, False, cap, reason, floor, None)
+    lo, hi = cap * 1e-4, cap * (1 - 1e-9)
+    report = floor
+    while hi - lo > tol * cap:
+        mid = (lo + hi) / 2
+        r = analyze(engine, prep, mid, slo, samples)
+        if not r.overloaded and slo.met_by(r):
+            lo, report = mid, r
+        else:
+            hi = mid
+    return MaxRate(lo, True, cap, f"{slo.stat} SLO met up to {lo:.4g} req/s", floor, report)

@@ -1,0 +1,102 @@
+"""Engine: one replica's model, hardware, plan and scheduler, resolved once, with the fast
+step-time model and the KV capacity that both the analytic model and the simulator use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+import perfmodel as pm
+from perfmodel.compiled import StepTimeModel
+from perfmodel.memory import kv_bytes_per_token, memory_footprint
+from perfmodel.shape import layer_mean
+
+from .schedulers import Scheduler, parse_scheduler
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A replica: ``steps`` gives iteration times; ``kv_tokens`` the KV-cache token capacity;
+    ``max_seqs`` the scheduler's sequence limit; ``max_context`` the model's context."""
+
+    model: pm.ModelSpec
+    hardware: object
+    parallelism: pm.Parallelism
+    quant: pm.Quant
+    scheduler: Scheduler
+    steps: StepTimeModel
+    kv_tokens: int
+    kv_bytes_per_token: float
+
+    @classmethod
+    def build(
+        cls, model, hardware, parallelism=None, scheduler=None, quant=None, calibration="default"
+    ) -> Engine:
+        sched = parse_scheduler(scheduler)
+        steps = StepTimeModel(model, hardware, parallelism, quant, calibration)
+        s = steps.setup
+        fp = memory_footprint(s.model, s.hardware, s.par, s.quant, sched.memory_utilization)
+        from perfmodel.plan_checks import check_fits
+
+        check_fits(s.model, s.hardware, s.par, s.quant, fp, sched.memory_utilization)
+        blocks = fp.kv_capacity_tokens // sched.block_size
+        return cls(
+            s.model,
+            s.hardware,
+            s.par,
+            s.quant,
+            sched,
+            steps,
+            int(blocks * sched.block_size),
+            kv_bytes_per_token(s.model, s.par, s.quant),
+        )
+
+    @property
+    def max_seqs(self) -> int:
+        return getattr(self.scheduler, "max_num_seqs", getattr(self.scheduler, "batch_size", 1))
+
+    @property
+    def max_context(self) -> int:
+        return self.model.max_position_embeddings
+
+    @cached_property
+    def gpus(self) -> int:
+        return self.parallelism.gpus_per_replica
+
+    def decode_time(self, batch, context) -> np.ndarray:
+        """Decode iteration time at ``batch`` running sequences of mean ``context`` tokens."""
+        return self.steps.decode(np.maximum(batch, 1e-9), context)
+
+    def prefill_time(self, prompts) -> np.ndarray:
+        """Prefill iteration time of one prompt of each given length."""
+        return self.steps.prefill(prompts)
+
+    def mixed_rows(self, n_decode, context, chunk, chunk_context, finish_share) -> np.ndarray:
+        """Aggregate rows (perfmodel.compiled.FIELDS order) of steps holding ``n_decode``
+        decodes at ``context`` plus one prompt chunk of ``chunk`` tokens after
+        ``chunk_context`` cached ones, which ends its prompt with probability
+        ``finish_share``. Windows are averaged over layers as in perfmodel.shape."""
+        n, ctx, q, cc, fs = np.broadcast_arrays(
+            *(
+                np.asarray(x, dtype=float)
+                for x in (n_decode, context, chunk, chunk_context, finish_share)
+            )
+        )
+        dec_pairs, dec_read = layer_mean(self.model, np.ones_like(ctx), ctx)
+        pre_pairs, pre_read = layer_mean(self.model, np.maximum(q, 1), cc)
+        has = (q > 0).astype(float)
+        return np.column_stack(
+            [
+                n + q,
+                n + has,
+                n + fs * has,
+                q,
+                pre_pairs * has,
+                pre_read * has,
+                n,
+                n * dec_pairs,
+                n * dec_read,
+            ]
+        )

@@ -1,0 +1,62 @@
+"""A workload prepared for one engine: requests it cannot serve are counted and set aside, and
+per-request prefill times and the moments the analytic model needs are computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.workload import Workload
+
+from .engine import Engine
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Servable requests: input I, decode tokens D = output - 1, weights w (sum 1), prefill
+    time of each alone; ``rejected`` maps a reason to the share of requests it removed."""
+
+    workload: Workload
+    I: np.ndarray
+    D: np.ndarray
+    w: np.ndarray
+    t_prefill: np.ndarray
+    rejected: dict[str, float] = field(default_factory=dict)
+
+    def mean(self, x) -> float:
+        return float(np.dot(self.w, x))
+
+    @property
+    def decode_context(self) -> float:
+        """Time-average context of a decoding sequence: E[D (I + D/2)] / E[D] (length-biased:
+        long answers spend longer in the decode batch)."""
+        ed = self.mean(self.D)
+        return self.mean(self.D * (self.I + self.D / 2)) / ed if ed > 0 else self.mean(self.I)
+
+
+def prepare(engine: Engine, workload: Workload) -> Prepared:
+    """Set aside requests longer than the model context or than the KV capacity."""
+    total = workload.input_tokens + workload.output_tokens
+    reasons = {
+        f"longer than the model context ({engine.max_context} tokens)": total > engine.max_context,
+        f"larger than the KV cache ({engine.kv_tokens} tokens)": total > engine.kv_tokens,
+    }
+    rejected, keep = {}, np.ones(total.size, dtype=bool)
+    for reason, mask in reasons.items():
+        mask = mask & keep
+        if mask.any():
+            rejected[reason] = float(workload.weights[mask].sum())
+            keep &= ~mask
+    if not keep.any():
+        return Prepared(workload, *(np.zeros(0) for _ in range(4)), rejected=rejected)
+    w = workload.weights[keep] / workload.weights[keep].sum()
+    ins = workload.input_tokens[keep].astype(float)
+    return Prepared(
+        workload,
+        ins,
+        workload.output_tokens[keep].astype(float) - 1,
+        w,
+        engine.prefill_time(ins),
+        rejected,
+    )

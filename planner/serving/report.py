@@ -1,0 +1,93 @@
+"""ServingReport: latency percentiles, throughput, goodput and capacity of one replica at one
+rate, from the analytic model or the simulator (``source``). Overload is a result: when the
+rate exceeds capacity, ``overloaded`` is true and latencies are infinite, never finite guesses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """Mean and p50/p90/p99 of one latency metric, seconds (inf when overloaded)."""
+
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+
+    @classmethod
+    def of(cls, samples, weights=None) -> Percentiles:
+        x = np.asarray(samples, dtype=float)
+        if x.size == 0:
+            return cls.overloaded()
+        if weights is None:
+            return cls(float(x.mean()), *(float(v) for v in np.quantile(x, QUANTILES)))
+        w = np.asarray(weights, dtype=float) / np.sum(weights)
+        order = np.argsort(x)
+        cdf = np.cumsum(w[order])
+        qs = [float(x[order][min(np.searchsorted(cdf, q), x.size - 1)]) for q in QUANTILES]
+        return cls(float(np.dot(w, x)), *qs)
+
+    @classmethod
+    def overloaded(cls) -> Percentiles:
+        return cls(math.inf, math.inf, math.inf, math.inf)
+
+    def get(self, stat: str) -> float:
+        """'mean', 'p50', 'p90', 'p99' or a percentile number such as 0.9 / 90."""
+        if isinstance(stat, str):
+            return getattr(self, stat)
+        q = stat if stat < 1 else stat / 100
+        return {0.5: self.p50, 0.9: self.p90, 0.99: self.p99}[round(q, 2)]
+
+
+@dataclass(frozen=True)
+class ServingReport:
+    """One replica serving ``workload`` at ``rate`` requests/s."""
+
+    source: str
+    model: str
+    hardware: str
+    scheduler: str
+    rate: float
+    capacity: float
+    ttft: Percentiles
+    tpot: Percentiles
+    e2e: Percentiles
+    decode_batch: float
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    goodput: float | None = None
+    rejected: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def utilization(self) -> float:
+        """Offered rate over capacity (>= 1 means overloaded)."""
+        return self.rate / self.capacity if self.capacity > 0 else math.inf
+
+    @property
+    def overloaded(self) -> bool:
+        return self.utilization >= 1
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per latency metric: mean, p50, p90, p99 (seconds)."""
+        rows = [{"metric": name, **asdict(getattr(self, name))} for name in ("ttft", "tpot", "e2e")]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        def clean(v):
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        d = asdict(self)
+        for name in ("ttft", "tpot", "e2e"):
+            d[name] = {k: clean(v) for k, v in d[name].items()}
+        d["notes"] = list(self.notes)
+        return d | {"utilization": clean(self.utilization), "overloaded": self.overloaded}
