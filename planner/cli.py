@@ -52,8 +52,16 @@ def guarded(func):
 def hardware_list(fmt: FormatOpt = Format.table) -> None:
     """List the accelerators in the catalog."""
     cat = hardware_specs.catalog()
-    cols = ["name", "vendor", "memory_gib", "hbm_gb_s", "bf16_tflops", "fp8_tflops",
-            "interconnect_kind", "price_usd_per_hour"]  # fmt: skip
+    cols = [
+        "name",
+        "vendor",
+        "memory_gib",
+        "hbm_gb_s",
+        "bf16_tflops",
+        "fp8_tflops",
+        "interconnect_kind",
+        "price_usd_per_hour",
+    ]
     emit(cat[[c for c in cols if c in cat]], fmt, "Accelerators (dense peaks)")
 
 
@@ -123,20 +131,25 @@ def estimate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Time, FLOPs, bytes, bound and memory of one engine step, per operator."""
-    for name, value in (("batch", batch), ("prompt-len", prompt_len),
-                        ("context-len", context_len if phase is not Phase.prefill else 1),
-                        ("chunk", chunk)):  # fmt: skip
+    for name, value in (
+        ("batch", batch),
+        ("prompt-len", prompt_len),
+        ("context-len", context_len if phase is not Phase.prefill else 1),
+        ("chunk", chunk),
+    ):
         if value < 1:
             fail(f"--{name} must be >= 1, got {value}")
     spec = perfmodel.get_model(model)
     base = perfmodel.step.default_quant(spec)
-    quant = perfmodel.Quant(weights or base.weights, activations or base.activations,
-                            kv or base.kv)  # fmt: skip
+    quant = perfmodel.Quant(weights or base.weights, activations or base.activations, kv or base.kv)
     est = perfmodel.estimate_step(
-        spec, hardware, step_batch(phase, batch, prompt_len, context_len, chunk),
-        parallelism=perfmodel.Parallelism(tp=tp, pp=pp, ep=ep), quant=quant,
+        spec,
+        hardware,
+        step_batch(phase, batch, prompt_len, context_len, chunk),
+        parallelism=perfmodel.Parallelism(tp=tp, pp=pp, ep=ep),
+        quant=quant,
         calibration=calibration,
-    )  # fmt: skip
+    )
     if fmt is not Format.table:
         emit(est.to_frame(), fmt, payload=est.to_dict())
         return
@@ -145,12 +158,19 @@ def estimate(
 
 def _print_estimate(est: perfmodel.StepEstimate, phase: Phase) -> None:
     f = est.to_frame()
-    frame = pd.DataFrame({
-        "op": f.op, "count": f["count"].astype(int), "GFLOP": f.flops / 1e9,
-        "weights MB": f.bytes_weight / 1e6, "act MB": f.bytes_act / 1e6,
-        "KV MB": f.bytes_kv / 1e6, "time ms": f.time_s * 1e3,
-        "share %": 100 * f.time_s / est.time_s, "bound": f.bound,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "op": f.op,
+            "count": f["count"].astype(int),
+            "GFLOP": f.flops / 1e9,
+            "weights MB": f.bytes_weight / 1e6,
+            "act MB": f.bytes_act / 1e6,
+            "KV MB": f.bytes_kv / 1e6,
+            "time ms": f.time_s * 1e3,
+            "share %": 100 * f.time_s / est.time_s,
+            "bound": f.bound,
+        }
+    )
     console.print(table_title(est, phase))
     emit(frame, Format.table)
     mem = est.memory

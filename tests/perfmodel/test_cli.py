@@ -27,9 +27,22 @@ def test_models_list_and_show():
 
 def test_estimate_json_gives_the_step_and_its_ops():
     res = run(
-        "estimate", "--model", "llama-2-7b", "--hardware", "a100-80gb", "--phase", "decode",
-        "--batch", "1", "--context-len", "1024", "--calibration", "ideal", "--format", "json",
-    )  # fmt: skip
+        "estimate",
+        "--model",
+        "llama-2-7b",
+        "--hardware",
+        "a100-80gb",
+        "--phase",
+        "decode",
+        "--batch",
+        "1",
+        "--context-len",
+        "1024",
+        "--calibration",
+        "ideal",
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert 5.5e-3 <= data["time_s"] <= 8e-3
@@ -37,8 +50,21 @@ def test_estimate_json_gives_the_step_and_its_ops():
 
 
 def test_estimate_table_and_csv_for_a_mixed_moe_step():
-    res = run("estimate", "--model", "mixtral-8x7b", "--hardware", "h100", "--phase", "mixed",
-              "--tp", "2", "--ep", "2", "--batch", "16")  # fmt: skip
+    res = run(
+        "estimate",
+        "--model",
+        "mixtral-8x7b",
+        "--hardware",
+        "h100",
+        "--phase",
+        "mixed",
+        "--tp",
+        "2",
+        "--ep",
+        "2",
+        "--batch",
+        "16",
+    )
     assert res.exit_code == 0 and "all_to_all" in res.stdout
     csv = run("estimate", "--model", "qwen3-30b-a3b", "--hardware", "h100", "--format", "csv")
     assert csv.stdout.splitlines()[0].startswith("op,count,flops")

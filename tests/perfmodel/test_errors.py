@@ -75,7 +75,11 @@ def test_expert_parallelism_on_a_dense_model_is_rejected():
 
 def test_estimates_are_finite_over_a_wide_grid():
     grid = estimate_grid(
-        "deepseek-v3", "h200", np.array([1, 7, 256]), np.array([0, 1, 100_000]),
-        parallelism=Parallelism(tp=8), calibration="default",
-    )  # fmt: skip
+        "deepseek-v3",
+        "h200",
+        np.array([1, 7, 256]),
+        np.array([0, 1, 100_000]),
+        parallelism=Parallelism(tp=8),
+        calibration="default",
+    )
     assert np.all(np.isfinite(grid.time_s)) and np.all(grid.time_s > 0)

@@ -42,8 +42,12 @@ def test_gqa_decode_layer_reads_kv_heads_once_per_sequence(a100, tiny_dense):
 
 def test_moe_layer_reads_distinct_experts_touched(a100, tiny_dense):
     cfg = tiny_dense(hidden_size=32, num_attention_heads=2, num_key_value_heads=2)
-    cfg |= {"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2,
-            "intermediate_size": 64}  # fmt: skip
+    cfg |= {
+        "model_type": "mixtral",
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "intermediate_size": 64,
+    }
     m = ModelSpec.from_hf_config(cfg, name="moe")
     t = ops(m, [(1, 0)] * 2, a100)  # 2 tokens
     # E(1-(1-k/E)^T) = 4 * (1 - 0.5^2) = 3 experts; each 3*32*64 params * 2 bytes
@@ -55,8 +59,14 @@ def test_moe_layer_reads_distinct_experts_touched(a100, tiny_dense):
 
 def mla_model(tiny_dense) -> ModelSpec:
     cfg = tiny_dense(num_attention_heads=2, num_key_value_heads=2)
-    cfg |= {"model_type": "deepseek_v3", "q_lora_rank": 32, "kv_lora_rank": 16,
-            "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8}  # fmt: skip
+    cfg |= {
+        "model_type": "deepseek_v3",
+        "q_lora_rank": 32,
+        "kv_lora_rank": 16,
+        "qk_nope_head_dim": 8,
+        "qk_rope_head_dim": 4,
+        "v_head_dim": 8,
+    }
     return ModelSpec.from_hf_config(cfg, name="mla")
 
 

@@ -7,10 +7,20 @@ from perfmodel import get_model, list_models
 from perfmodel.catalog import published
 
 REQUIRED = [
-    "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b",
-    "llama-3.1-405b", "mistral-7b", "mixtral-8x7b", "qwen2.5-0.5b", "qwen2.5-7b",
-    "qwen2.5-72b", "qwen3-30b-a3b", "deepseek-v3",
-]  # fmt: skip
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b",
+    "mistral-7b",
+    "mixtral-8x7b",
+    "qwen2.5-0.5b",
+    "qwen2.5-7b",
+    "qwen2.5-72b",
+    "qwen3-30b-a3b",
+    "deepseek-v3",
+]
 
 
 def test_catalog_bundles_every_required_model():
