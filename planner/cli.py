@@ -11,7 +11,8 @@ import typer
 
 import hardware_specs
 import perfmodel
-from planner.output import Format, console, emit, err_console
+from planner import cli_serve
+from planner.output import Format, console, emit, fail, guarded
 
 app = typer.Typer(
     help="Analytic performance modeling and capacity planning for LLM inference.",
@@ -25,26 +26,6 @@ app.add_typer(models_app, name="models")
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 GIB = 2**30
-
-
-def fail(message: str) -> None:
-    """Print a one-line error on stderr and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def guarded(func):
-    """Turn input errors (ValueError subclasses of the packages) into one-line errors."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, KeyError, FileNotFoundError) as exc:
-            fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
-
-    return wrapper
 
 
 @hardware_app.command("list")
@@ -191,6 +172,9 @@ def table_title(est, phase: Phase) -> str:
         f"ep={p.ep}, W/A/KV={est.quant.weights}/{est.quant.activations}/{est.quant.kv}, "
         f"calibration={est.calibration}"
     )
+
+
+cli_serve.register(app, guarded)
 
 
 def main() -> None:  # pragma: no cover - console entry

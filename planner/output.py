@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
 from enum import StrEnum
 
 import pandas as pd
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -48,3 +50,22 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None, payload=Non
         print(frame.to_csv(index=False), end="")
     else:
         console.print(table(frame, title))
+
+
+def fail(message: str) -> None:
+    """Print a one-line error on stderr and exit with status 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def guarded(func):
+    """Turn input errors (ValueError subclasses of the packages) into one-line errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
+
+    return wrapper
