@@ -117,5 +117,5 @@ def _check_sizes(new, cached, batch=None) -> None:
         raise PerfModelError("new_tokens must be >= 1 for every sequence (decode is 1)")
     if not np.all(np.isfinite(cached)) or np.any(cached < 0):
         raise PerfModelError("context_tokens must be >= 0 for every sequence")
-    if batch is not None and (not np.all(np.isfinite(batch)) or np.any(batch < 1)):
-        raise PerfModelError("batch must be >= 1 at every point")
+    if batch is not None and (not np.all(np.isfinite(batch)) or np.any(batch <= 0)):
+        raise PerfModelError("batch must be > 0 at every point (a mean batch may be fractional)")

@@ -92,9 +92,9 @@ def compound(rng, counts_mean: np.ndarray, mean: float, var: float) -> np.ndarra
 
 
 def slot_wait(rng, n: int, n_cap: float, occupancy: float, residence: float) -> np.ndarray:
-    """Wait for one of floor(N_cap) sequence slots: Erlang C probability, exponential
+    """Wait for one of ceil(N_cap) sequence slots: Erlang C probability, exponential
     conditional wait of mean residence/(c - A) (M/M/c)."""
-    c = max(1, math.floor(n_cap))
+    c = max(1, math.ceil(n_cap))
     if occupancy >= c:
         return np.full(n, math.inf)
     p = erlang_c(c, occupancy)
@@ -102,11 +102,16 @@ def slot_wait(rng, n: int, n_cap: float, occupancy: float, residence: float) -> 
     return np.where(rng.random(n) < p, rng.exponential(mean, n), 0.0)
 
 
+def n_grid(top: float) -> np.ndarray:
+    """Decode batch sizes from 1e-3 to ``top``, geometric (fine where N is small)."""
+    return np.geomspace(min(1e-3, top / 2), top, GRID)
+
+
 def decode_root(n_grid: np.ndarray, demand: np.ndarray) -> float:
     """Root of demand(N) - N on a grid (demand increasing slower than N past the root)."""
     h = demand - n_grid
     if h[0] <= 0:
-        return float(n_grid[0])
+        return float(max(demand[0], 0.0))
     idx = int(np.argmax(h <= 0))
     if h[idx] > 0:
         return math.inf
@@ -124,7 +129,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     cap_n, ctx = n_cap(engine, p), p.decode_context
     ed, tp = p.mean(p.D), p.t_prefill
     e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
-    grid = np.linspace(cap_n / GRID, cap_n, GRID)
+    grid = n_grid(cap_n)
     td = engine.decode_time(grid, ctx)
     capacity = 1.0 / (e1 + ed * td[-1] / cap_n)
     if rate >= capacity:
@@ -159,7 +164,7 @@ def chunked_tables(engine: Engine, p: Prepared):
     """Decode and mixed iteration times over a grid of decode batch sizes N < budget."""
     budget, cap_n, ctx = engine.scheduler.token_budget, n_cap(engine, p), p.decode_context
     top = min(cap_n, budget - 1)
-    grid = np.linspace(top / GRID, top, GRID)
+    grid = n_grid(top)
     q = np.maximum(budget - grid, 0)
     i2 = p.mean(p.I**2) / p.mean(p.I)  # token-weighted prompt length
     rows = engine.mixed_rows(
@@ -238,7 +243,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     tp, ed = p.t_prefill, p.mean(p.D)
     e1, e2 = p.mean(tp), p.mean(tp**2)
     cap_n = n_cap(engine, p)
-    grid = np.linspace(cap_n / GRID, cap_n, GRID)
+    grid = n_grid(cap_n)
     td = engine.decode_time(grid, ctx)
     cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
     capacity = min(pr / e1, cap_decode)

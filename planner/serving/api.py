@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import optimize
 
 from planner.workload import Workload
 
@@ -157,7 +158,7 @@ def max_rate_under_slo(
     scheduler=None,
     quant=None,
     calibration="default",
-    samples: int = 4096,
+    samples: int = SAMPLES,
     tol: float = 1e-3,
 ) -> MaxRate:
     """Bisection on the rate over (0, capacity) for the largest rate meeting ``slo``; every
@@ -175,13 +176,19 @@ def max_rate_under_slo(
             f"{got * 1e3:.1f} ms > target {slo.targets()[worst] * 1e3:.1f} ms"
         )
         return MaxRate(0.0, False, cap, reason, floor, None)
+    reports: dict[float, ServingReport] = {}
+
+    def excess(rate: float) -> float:
+        r = reports.setdefault(rate, analyze(engine, prep, rate, slo, samples))
+        v = math.inf if r.overloaded else slo.violation(r)
+        return min(v - 1, 1.0) if math.isfinite(v) else 1.0
+
     lo, hi = cap * 1e-4, cap * (1 - 1e-9)
-    report = floor
-    while hi - lo > tol * cap:
-        mid = (lo + hi) / 2
-        r = analyze(engine, prep, mid, slo, samples)
-        if not r.overloaded and slo.met_by(r):
-            lo, report = mid, r
-        else:
-            hi = mid
+    if excess(hi) <= 0:
+        lo = hi
+    else:
+        lo = optimize.brentq(excess, lo, hi, xtol=tol * cap)
+        while excess(lo) > 0:  # brentq may land just above the root
+            lo -= tol * cap
+    report = reports.get(lo) or analyze(engine, prep, lo, slo, samples)
     return MaxRate(lo, True, cap, f"{slo.stat} SLO met up to {lo:.4g} req/s", floor, report)

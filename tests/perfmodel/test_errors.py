@@ -49,7 +49,7 @@ def test_zero_negative_empty_or_nan_sizes_are_rejected(batch):
 
 
 def test_zero_batch_in_the_grid_is_rejected():
-    with pytest.raises(PerfModelError, match="batch must be >= 1"):
+    with pytest.raises(PerfModelError, match="batch must be > 0"):
         estimate_grid("llama-2-7b", "a100", np.array([0, 1]), 100)
 
 
