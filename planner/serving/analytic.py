@@ -130,7 +130,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     ed, tp = p.mean(p.D), p.t_prefill
     e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
     grid = n_grid(cap_n)
-    td = engine.decode_time(grid, ctx)
+    td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
     capacity = 1.0 / (e1 + ed * td[-1] / cap_n)
     if rate >= capacity:
         return Latencies(capacity)
@@ -178,10 +178,13 @@ def chunked_tables(engine: Engine, p: Prepared):
 
 
 def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
-    grid, td, tmix, q = chunked_tables(engine, p)
-    capacity = _bisect_capacity(
-        lambda lam: np.isfinite(_chunked_state(engine, p, lam, grid, td, tmix, q)),
-        1.0 / p.mean(p.t_prefill),
+    grid, td, tmix, q = p.memo("chunked_tables", lambda: chunked_tables(engine, p))
+    capacity = p.memo(
+        "chunked_capacity",
+        lambda: _bisect_capacity(
+            lambda lam: np.isfinite(_chunked_state(engine, p, lam, grid, td, tmix, q)),
+            1.0 / p.mean(p.t_prefill),
+        ),
     )
     N = _chunked_state(engine, p, rate, grid, td, tmix, q)
     if rate >= capacity or not np.isfinite(N):
@@ -244,7 +247,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     e1, e2 = p.mean(tp), p.mean(tp**2)
     cap_n = n_cap(engine, p)
     grid = n_grid(cap_n)
-    td = engine.decode_time(grid, ctx)
+    td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
     cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
     capacity = min(pr / e1, cap_decode)
     if rate >= capacity:

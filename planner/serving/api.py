@@ -16,7 +16,7 @@ from .prepared import Prepared, prepare
 from .report import Percentiles, ServingReport
 from .slo import SLO
 
-SAMPLES = 8192
+SAMPLES = 4096
 
 
 def engine_for(model, hardware, plan=None, scheduler=None, quant=None, calibration="default"):

@@ -23,6 +23,13 @@ class Prepared:
     w: np.ndarray
     t_prefill: np.ndarray
     rejected: dict[str, float] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key, compute):
+        """Rate-independent results (tables, capacity) computed once per prepared workload."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
     def mean(self, x) -> float:
         return float(np.dot(self.w, x))
