@@ -49,7 +49,9 @@ def _ms(x: float) -> float:
 def report_frame(reports: dict) -> pd.DataFrame:
     """Rows metric x statistic, one column per source (analytic / simulation), in ms."""
     rows = []
-    for metric in ("ttft", "tpot", "e2e"):
+    for metric in ("ttft", "tpot", "e2e", "tbt"):
+        if any(getattr(r, metric, None) is None for r in reports.values()):
+            continue
         for stat in ("mean", "p50", "p90", "p99"):
             rows.append(
                 {
@@ -76,6 +78,7 @@ def register(app: typer.Typer, guarded) -> None:
         slo_ttft: Annotated[float | None, Opt(help="TTFT target, seconds.")] = None,
         slo_tpot: Annotated[float | None, Opt(help="TPOT target, seconds.")] = None,
         slo_e2e: Annotated[float | None, Opt(help="End-to-end target, seconds.")] = None,
+        slo_tbt: Annotated[float | None, Opt(help="Time-between-tokens target, seconds.")] = None,
         percentile: Annotated[float, Opt(help="SLO percentile (0.5, 0.9, 0.99; 0 = mean).")] = 0.9,
         scheduler: Annotated[
             str, Opt(help="continuous | chunked | static | disaggregated.")

@@ -12,12 +12,14 @@ of the prefill queue (Pollaczek–Khinchine mean, Takács second moment; gamma-s
 > 0, P(W > 0) = ρ_p), V the residual of a decode iteration in progress (Fuhrmann–Cooper
 decomposition for vacations; uniform on [0, t_d] when decodes run, P = 1 - e^{-N}), A the wait
 for a sequence slot (Erlang C with N_cap servers). A request's TPOT adds the prefills that
-interrupt its decode phase: K ~ Poisson(λ·D·TPOT) of them, each a prefill time.
+interrupt its decode phase: K ~ Poisson(λ·D·TPOT) of them, each a prefill time; one
+time-between-tokens gap is t_d plus the prefills arriving within it (Poisson(λ·TPOT)).
 
 Chunked prefill (Sarathi-Serve). Each iteration carries N decodes and q = B - N prompt tokens
 (B the token budget) and takes t_mix(N); prompts drain at r = q/t_mix tokens/s, ρ_p = λE[I]/r,
-TPOT = ρ_p·t_mix + (1 - ρ_p)·t_d, N = λE[D]·TPOT. TTFT = M/G/1 wait with service I/r, plus
-the residual iteration, plus I/r + t_mix/2 (the last chunk ends at an iteration boundary).
+TPOT = ρ_p·t_mix + (1 - ρ_p)·t_d, N = λE[D]·TPOT; a TBT gap is t_mix w.p. ρ_p, else t_d.
+TTFT = M/G/1 wait with service I/r, plus the residual iteration, plus I/r + t_mix/2 (the
+last chunk ends at an iteration boundary).
 
 Static batching: the server takes up to b waiting requests, prefills them together and decodes
 until the longest ends; the queue is queueing.DynamicBatching with batch time
@@ -53,6 +55,7 @@ class Latencies:
     ttft: np.ndarray | None = None
     tpot: np.ndarray | None = None
     e2e: np.ndarray | None = None
+    tbt: np.ndarray | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -144,9 +147,11 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     a = slot_wait(rng, n, cap_n, N, ed * tpot)
     ttft = w + v + a + tp[idx]
     d = p.D[idx]
-    interrupts = compound(rng, rate * d * tpot, e1, max(e2 - e1**2, 0.0))
+    var = max(e2 - e1**2, 0.0)
+    interrupts = compound(rng, rate * d * tpot, e1, var)
     per_token = np.where(d > 0, t_d + interrupts / np.maximum(d, 1), np.nan)
-    return _finish(capacity, N, ttft, per_token, d)
+    gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
+    return _finish(capacity, N, ttft, per_token, d, gaps)
 
 
 # ---- chunked prefill ----------------------------------------------------------------------
@@ -202,7 +207,8 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     d = p.D[idx]
     mixed = rng.binomial(d.astype(np.int64), min(rho, 1.0))
     per_token = np.where(d > 0, t_d + (t_mix - t_d) * mixed / np.maximum(d, 1), np.nan)
-    return _finish(capacity, N, ttft, per_token, d)
+    gaps = np.where(rng.random(n) < rho, t_mix, t_d)
+    return _finish(capacity, N, ttft, per_token, d, gaps)
 
 
 def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
@@ -273,9 +279,12 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     return _finish(capacity, N, ttft, per_token, d)
 
 
-def _finish(capacity, N, ttft, per_token, d) -> Latencies:
+def _finish(capacity, N, ttft, per_token, d, gaps=None) -> Latencies:
+    """Latencies from per-request TTFT and TPOT; TBT gaps default to each request's TPOT
+    (schedulers whose iterations do not stall decodes)."""
     e2e = ttft + np.nan_to_num(per_token) * d
-    return Latencies(capacity, N, ttft, per_token[d > 0], e2e)
+    tbt = per_token[d > 0] if gaps is None else gaps
+    return Latencies(capacity, N, ttft, per_token[d > 0], e2e, tbt)
 
 
 MODELS = {

@@ -76,6 +76,7 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         ttft=pct() if overloaded else Percentiles.of(lat.ttft),
         tpot=pct() if overloaded else Percentiles.of(lat.tpot if lat.tpot.size else [0.0]),
         e2e=pct() if overloaded else Percentiles.of(lat.e2e),
+        tbt=pct() if overloaded else Percentiles.of(lat.tbt if lat.tbt.size else [0.0]),
         decode_batch=math.inf if overloaded else lat.decode_batch,
         output_tokens_per_s=min(rate, lat.capacity) * eo,
         total_tokens_per_s=min(rate, lat.capacity) * (eo + ei),
@@ -95,6 +96,8 @@ def _met_share(slo: SLO, lat: Latencies) -> float:
     share = float(ok.mean())
     if slo.tpot_s is not None and lat.tpot.size:
         share *= float((lat.tpot <= slo.tpot_s).mean())
+    if slo.tbt_s is not None and lat.tbt.size:
+        share *= float((lat.tbt <= slo.tbt_s).mean())
     return share
 
 

@@ -65,8 +65,9 @@ class ServingReport:
     output_tokens_per_s: float
     total_tokens_per_s: float
     goodput: float | None = None
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    tbt: Percentiles | None = None  # time between consecutive tokens (per token)
 
     @property
     def utilization(self) -> float:
@@ -79,15 +80,19 @@ class ServingReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per latency metric: mean, p50, p90, p99 (seconds)."""
-        rows = [{"metric": name, **asdict(getattr(self, name))} for name in ("ttft", "tpot", "e2e")]
+        rows = [{"metric": name, **asdict(getattr(self, name))} for name in self.metrics]
         return pd.DataFrame(rows)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return ("ttft", "tpot", "e2e") + (("tbt",) if self.tbt is not None else ())
 
     def to_dict(self) -> dict:
         def clean(v):
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
         d = asdict(self)
-        for name in ("ttft", "tpot", "e2e"):
+        for name in self.metrics:
             d[name] = {k: clean(v) for k, v in d[name].items()}
         d["notes"] = list(self.notes)
         return d | {"utilization": clean(self.utilization), "overloaded": self.overloaded}

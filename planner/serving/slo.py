@@ -15,12 +15,13 @@ class SLO(BaseModel):
     ttft_s: Annotated[float, Field(gt=0)] | None = None
     tpot_s: Annotated[float, Field(gt=0)] | None = None
     e2e_s: Annotated[float, Field(gt=0)] | None = None
+    tbt_s: Annotated[float, Field(gt=0)] | None = None  # per-token gap (e.g. Sarathi's P99 TBT)
     percentile: Annotated[float, Field(gt=0, lt=1)] | None = 0.9
 
     @model_validator(mode="after")
     def _some_target(self) -> SLO:
-        if self.ttft_s is None and self.tpot_s is None and self.e2e_s is None:
-            raise ValueError("an SLO needs at least one of ttft_s, tpot_s, e2e_s")
+        if not self.targets():
+            raise ValueError("an SLO needs at least one of ttft_s, tpot_s, e2e_s, tbt_s")
         if self.percentile is not None and round(self.percentile, 2) not in (0.5, 0.9, 0.99):
             raise ValueError("percentile must be 0.5, 0.9, 0.99 or None (mean)")
         return self
@@ -30,8 +31,13 @@ class SLO(BaseModel):
         return "mean" if self.percentile is None else f"p{round(self.percentile * 100)}"
 
     def targets(self) -> dict[str, float]:
-        """{'ttft': s, 'tpot': s, 'e2e': s} for the targets that are set."""
-        pairs = (("ttft", self.ttft_s), ("tpot", self.tpot_s), ("e2e", self.e2e_s))
+        """{'ttft': s, 'tpot': s, 'e2e': s, 'tbt': s} for the targets that are set."""
+        pairs = (
+            ("ttft", self.ttft_s),
+            ("tpot", self.tpot_s),
+            ("e2e", self.e2e_s),
+            ("tbt", self.tbt_s),
+        )
         return {k: v for k, v in pairs if v is not None}
 
     def met_by(self, report) -> bool:

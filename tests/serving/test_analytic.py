@@ -101,3 +101,18 @@ def test_an_slo_no_rate_can_meet_says_so_with_the_latency_floor():
 def test_slo_needs_a_target():
     with pytest.raises(ValueError, match="at least one of"):
         SLO(percentile=0.9)
+
+
+def test_chunked_prefill_bounds_the_token_gap_that_prefill_first_stalls():
+    """Sarathi-Serve's point: prefill-first scheduling inserts whole prefills between tokens;
+    chunked prefill caps a gap at one mixed iteration."""
+    w = Workload.bundled("summarization")
+    gaps = {}
+    for sched in ("continuous", "chunked"):
+        e = Engine.build("mistral-7b", "A100-SXM4-80GB", scheduler=sched)
+        p = prepare(e, w)
+        gaps[sched] = analyze(e, p, 0.5 * analyze(e, p, 1e-9).capacity).tbt.p99
+    mean_prefill = pm.prefill_time(
+        "mistral-7b", "A100-SXM4-80GB", int(w.mean_input), calibration="default"
+    )
+    assert gaps["continuous"] > mean_prefill > gaps["chunked"]

@@ -1,0 +1,177 @@
+"""CLI of the profiling suite: `capplan profile`, `capplan validate`, `capplan import-profile`.
+
+The lead wires it in with ``cli_profiling.register(app)``. torch is imported only when a
+command measures; without torch those commands print one line:
+``torch is not installed: pip install "capplan[profile]"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from planner.output import console, fail, guarded, table
+
+DEFAULT_OUT = Path("capplan-profile")
+
+
+class ValidateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def needs_torch(func):
+    """Turn a missing torch into the one-line install hint (exit status 2)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from perfmodel.profiling import TorchMissingError
+
+        try:
+            return func(*args, **kwargs)
+        except TorchMissingError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    """'1,4,16' → (1, 4, 16); a one-line error names the option otherwise."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise ValueError(f"{option} must be a comma-separated list of integers >= 1, got {text!r}")
+    return values
+
+
+def profile_cmd(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small grid (≤ 2 min on a 2-core CPU).")
+    ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for profile.csv + provenance.yaml.")
+    ] = DEFAULT_OUT,
+    device: Annotated[
+        str, typer.Option("--device", help="auto (CUDA if present), cpu, cuda, cuda:N.")
+    ] = "auto",
+    threads: Annotated[
+        int, typer.Option("--threads", help="CPU threads; 0 = torch's default.")
+    ] = 1,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json summary.")] = "table",
+) -> None:
+    """Run the microbenchmark suite and write a profile (CSV + provenance YAML)."""
+    from perfmodel.profiling import run_suite
+
+    prof = run_suite(quick=quick, device=device, threads=threads or None, progress=fmt == "table")
+    path = prof.save(out)
+    summary = prof.summary() | {"path": str(path)}
+    if fmt == "json":
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    rows = [{"field": k, "value": json.dumps(v, default=str) if isinstance(v, dict | list) else v}
+            for k, v in summary.items()]  # fmt: skip
+    console.print(table(pd.DataFrame(rows), f"Profile of {prof.provenance.device}"))
+
+
+def validate_cmd(
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Profile dir or shipped name.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="HF config.json of the decoder.")
+    ] = None,
+    fmt: Annotated[ValidateFormat, typer.Option("--format", "-f")] = ValidateFormat.table,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a plotly chart here.")] = None,
+    prefill_batches: Annotated[str, typer.Option(help="Prefill batch sizes.")] = "1,4",
+    prompts: Annotated[str, typer.Option(help="Prefill prompt lengths.")] = "64,256,1024",
+    decode_batches: Annotated[str, typer.Option(help="Decode batch sizes.")] = "1,8,32",
+    contexts: Annotated[str, typer.Option(help="Decode context lengths.")] = "128,1024,4096",
+    max_prefill_tokens: Annotated[int, typer.Option(help="Skip prefills above this.")] = 1024,
+    repeats: Annotated[int, typer.Option(help="Timed repeats per point (median).")] = 3,
+) -> None:
+    """Time the reference decoder and compare with ideal / default / calibrated predictions."""
+    from perfmodel.profiling import run_validation
+    from perfmodel.profiling.validate import ValidationGrid
+
+    grid = ValidationGrid(
+        _ints(prefill_batches, "--prefill-batches"),
+        _ints(prompts, "--prompts"),
+        _ints(decode_batches, "--decode-batches"),
+        _ints(contexts, "--contexts"),
+        max_prefill_tokens=max_prefill_tokens,
+    )
+    prof = _load_for_validation(profile)
+    result = run_validation(
+        prof, config, grid, repeats=repeats, progress=fmt is ValidateFormat.table
+    )
+    if html:
+        result.write_html(html)
+    if fmt is ValidateFormat.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif fmt is ValidateFormat.markdown:
+        print(result.to_markdown())
+    else:
+        _print_validation(result)
+
+
+def import_profile_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV of measurements (see docs/profiling.md).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory to write the profile to.")
+    ] = DEFAULT_OUT,
+    accelerator: Annotated[
+        str | None, typer.Option(help="hardware_specs name it calibrates.")
+    ] = None,
+    device_type: Annotated[str | None, typer.Option(help="cpu or cuda (default: guessed).")] = None,
+) -> None:
+    """Turn your own measurements (CSV) into a profile usable by estimate/validate."""
+    from perfmodel.profiling import import_csv
+
+    prof = import_csv(file, accelerator=accelerator, device_type=device_type)
+    path = prof.save(out)
+    counts = prof.table["op_class"].value_counts().to_dict()
+    console.print(
+        f"imported {len(prof.table)} rows {counts} for {prof.provenance.device!r} → {path}"
+    )
+
+
+def _load_for_validation(name: str | None):
+    """--profile, else ./capplan-profile, else the shipped profile of this machine."""
+    from perfmodel.profiling import load_profile
+    from perfmodel.profiling.provenance import cpu_accelerator_name, cpu_model
+
+    if name:
+        return load_profile(name)
+    if (DEFAULT_OUT / "profile.csv").is_file():
+        return load_profile(DEFAULT_OUT)
+    try:
+        return load_profile(cpu_accelerator_name(cpu_model(), 1))
+    except ValueError:
+        raise ValueError(
+            "no profile given: run `capplan profile --quick` first or pass --profile DIR"
+        ) from None
+
+
+def _print_validation(result) -> None:
+    cols = ["phase", "batch", "context", "measured_ms", "ideal_ms", "default_ms", "calibrated_ms",
+            "err_ideal_pct", "err_default_pct", "err_calibrated_pct"]  # fmt: skip
+    title = f"{result.model} on {result.hardware} ({result.threads} thread(s)): step time"
+    console.print(table(result.points[cols], title))
+    summary = pd.DataFrame([{"model": k, **v} for k, v in result.summary().items()])
+    console.print(table(summary, "Error summary (predicted vs measured)"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `profile`, `validate` and `import-profile` to the capplan app."""
+    app.command("profile")(guarded(needs_torch(profile_cmd)))
+    app.command("validate")(guarded(needs_torch(validate_cmd)))
+    app.command("import-profile")(guarded(import_profile_cmd))

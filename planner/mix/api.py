@@ -1,0 +1,211 @@
+"""``plan(spec) -> Allocation``: build the instance, solve the MILP once, re-solve it for the
+single-type baselines, balance the routing, and explain infeasibility."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.mix.capacity import CapacityProvider
+from planner.mix.diagnose import bucket_issues, constraint_issues
+from planner.mix.formulation import MixModel, Solution
+from planner.mix.problem import Problem, build_problem, make_provider
+from planner.mix.result import (
+    Allocation,
+    Baseline,
+    Exclusion,
+    ModelSummary,
+    PoolAllocation,
+    Route,
+    SliceResult,
+)
+from planner.mix.routing import balance, utilization
+from planner.mix.slices import SliceModel
+from planner.mix.spec import PlanSpec, load_plan, validate_plan
+
+PlanLike = PlanSpec | str | Path | dict
+
+
+def as_spec(spec: PlanLike) -> PlanSpec:
+    """A PlanSpec from itself, a plan file path, or a dict."""
+    if isinstance(spec, PlanSpec):
+        return spec
+    if isinstance(spec, dict):
+        return validate_plan(spec)
+    return load_plan(spec)
+
+
+def plan(spec: PlanLike, provider: CapacityProvider | None = None) -> Allocation:
+    """The cheapest GPU mix for ``spec`` (a PlanSpec, a path to a plan file, or a dict).
+
+    ``provider`` overrides the plan's capacity source. Infeasible plans come back as an
+    Allocation with ``feasible=False`` and ``issues`` saying what to change.
+    """
+    spec = as_spec(spec)
+    provider = provider or make_provider(spec)
+    problem = build_problem(spec, provider)
+    return solve_problem(
+        problem,
+        provider=provider,
+        solver=spec.solver,
+        mip_gap=spec.mip_gap,
+        time_limit_s=spec.time_limit_s,
+        compare_single_type=spec.compare_single_type,
+        slice_factors=spec.slice_factors,
+    )
+
+
+def solve_problem(
+    problem: Problem,
+    provider: CapacityProvider | None = None,
+    solver: str = "auto",
+    mip_gap: float = 1e-6,
+    time_limit_s: float = 60.0,
+    compare_single_type: bool = True,
+    slice_factors: Iterable[int] = (),
+    balance_routing: bool = True,
+) -> Allocation:
+    """Solve ``problem`` (built once) and assemble the :class:`Allocation`."""
+    opts: dict[str, Any] = {"solver": solver, "mip_gap": mip_gap, "time_limit_s": time_limit_s}
+    model = MixModel(problem, **opts)
+    common = _common(problem, provider)
+    if model.unroutable:
+        issues = bucket_issues(problem, model.unroutable, provider)
+        return Allocation(problem.name, False, "infeasible", None, issues=tuple(issues), **common)
+    sol = model.solve()
+    slices = tuple(_slice_result(problem, s, opts) for s in slice_factors)
+    if not sol.feasible:
+        issues = constraint_issues(problem, **opts)
+        return Allocation(problem.name, False, sol.status, None, issues=tuple(issues),
+                          slices=slices, solver=sol.solver, solve_time_s=sol.solve_time_s,
+                          **common)  # fmt: skip
+    flows = [_balanced(problem, sol, m) if balance_routing else sol.flows[m]
+             for m in range(len(problem.demands))]  # fmt: skip
+    baselines = _baselines(problem, model) if compare_single_type else ()
+    return Allocation(
+        problem.name,
+        True,
+        sol.status,
+        sol.cost,
+        pools=_pools(problem, sol, flows, provider),
+        routes=_routes(problem, flows),
+        baselines=baselines,
+        slices=slices,
+        solver=sol.solver,
+        solve_time_s=sol.solve_time_s,
+        **common,
+    )
+
+
+def _common(problem: Problem, provider: CapacityProvider | None) -> dict[str, Any]:
+    """Fields every Allocation carries: model summaries, exclusions, headroom, source."""
+    return {
+        "models": tuple(_summary(d) for d in problem.demands),
+        "exclusions": tuple(_exclusions(problem)),
+        "headroom": problem.demands[0].headroom if problem.demands else 0.0,
+        "capacity_source": getattr(provider, "name", "arrays") if provider else "arrays",
+    }
+
+
+def _summary(d) -> ModelSummary:
+    """Offered and planned rate, SLO text and tokens/s of one model."""
+    per_req = float(np.sum(d.buckets.prob * (d.buckets.input_tokens + d.buckets.output_tokens)))
+    tps = d.rate_rps * per_req if math.isfinite(per_req) else None
+    return ModelSummary(d.name, d.rate_rps, d.planned_rate, len(d.buckets),
+                        None if d.slo is None else d.slo.describe(), tps)  # fmt: skip
+
+
+def _exclusions(problem: Problem) -> list[Exclusion]:
+    """Ineligible (bucket, pool) pairs of buckets with traffic, with their reasons."""
+    out = []
+    for d in problem.demands:
+        for (b, p), why in sorted(d.capacity.reasons.items()):
+            if d.bucket_rates[b] > 0:
+                out.append(Exclusion(d.name, d.buckets.labels[b], problem.pools[p].name, why))
+    return out
+
+
+def _balanced(problem: Problem, sol: Solution, m: int) -> np.ndarray:
+    """Min-peak-utilization routing for the solved replicas (the MILP's if the LP fails)."""
+    d = problem.demands[m]
+    flow = balance(d.bucket_rates, d.capacity.rate, sol.replicas[m])
+    return sol.flows[m] if flow is None else flow
+
+
+def _pools(problem: Problem, sol: Solution, flows, provider) -> tuple[PoolAllocation, ...]:
+    """One row per (model, pool) with replicas, with utilization and predicted latency."""
+    rows = []
+    for m, d in enumerate(problem.demands):
+        util = utilization(flows[m], d.capacity.rate, sol.replicas[m])
+        for p, pool in enumerate(problem.pools):
+            n = int(sol.replicas[m, p])
+            if n == 0:
+                continue
+            rate = float(flows[m][:, p].sum())
+            lat = _predict(provider, d, pool, flows[m][:, p], n)
+            rows.append(PoolAllocation(
+                d.name, pool.name, pool.gpu, pool.tp, pool.pp, n, n * pool.gpus,
+                n * pool.usd_per_hour, rate, float(min(util[p], 1.0)),
+                lat.get("ttft_s"), lat.get("tpot_s"),
+            ))  # fmt: skip
+    return tuple(rows)
+
+
+def _predict(provider, d, pool, flow: np.ndarray, replicas: int) -> dict[str, float]:
+    """TTFT/TPOT of one replica at its routed rate, when the provider can predict them."""
+    predict = getattr(provider, "predict", None)
+    if predict is None or flow.sum() <= 0:
+        return {}
+    return predict(d.name, pool, d.buckets, flow / flow.sum(), flow.sum() / replicas, d.slo) or {}
+
+
+def _routes(problem: Problem, flows) -> tuple[Route, ...]:
+    """Load-balancer entries: bucket -> pool weights (shares of the bucket's requests)."""
+    out = []
+    for m, d in enumerate(problem.demands):
+        rates = d.bucket_rates
+        for b in np.flatnonzero(rates > 0):
+            for p in np.flatnonzero(flows[m][b] > 1e-12 * rates[b]):
+                out.append(Route(d.name, d.buckets.labels[b], float(d.buckets.input_tokens[b]),
+                                 float(d.buckets.output_tokens[b]), float(rates[b]),
+                                 problem.pools[p].name, float(flows[m][b, p] / rates[b])))  # fmt: skip
+    return tuple(out)
+
+
+def _baselines(problem: Problem, model: MixModel) -> tuple[Baseline, ...]:
+    """The cheapest plan of each GPU type alone (re-solving the built model)."""
+    out = []
+    for g in problem.gpu_types:
+        sol = model.solve([g])
+        if sol.feasible:
+            out.append(Baseline(g, True, sol.cost, sol.gpus_by_type(problem).get(g, 0)))
+        else:
+            out.append(Baseline(g, False, None, 0, _single_reason(problem, g)))
+    return tuple(out)
+
+
+def _single_reason(problem: Problem, gpu: str) -> str:
+    """Why one GPU type alone cannot carry the traffic."""
+    cols = [p for p, pool in enumerate(problem.pools) if pool.gpu == gpu]
+    for d in problem.demands:
+        sub = d.capacity.rate[:, cols]
+        blocked = np.flatnonzero((d.bucket_rates > 0) & ~(sub > 0).any(axis=1))
+        if blocked.size:
+            first = d.buckets.labels[blocked[0]]
+            why = d.capacity.reasons.get((int(blocked[0]), cols[0]), "capacity 0")
+            more = f" and {blocked.size - 1} more" if blocked.size > 1 else ""
+            return f"cannot serve {d.name} bucket {first}{more}: {why}"
+    cap = problem.gpu_caps.get(gpu)
+    return f"needs more than its cap of {cap} GPUs" if cap is not None else "infeasible"
+
+
+def _slice_result(problem: Problem, factor: int, opts: dict[str, Any]) -> SliceResult:
+    """Mélange's slice formulation at ``factor``."""
+    sol = SliceModel(problem, factor, **opts).solve()
+    if not sol.feasible:
+        return SliceResult(factor, False, None)
+    return SliceResult(factor, True, sol.cost, sol.gpus_by_type(problem))

@@ -1,0 +1,453 @@
+"""The plan file: pydantic models of a GPU-mix planning request and its loader.
+
+A plan names the models served with their traffic (a histogram of (input, output) token
+buckets, a Mélange-style grid, a trace or two laws) and rate, the SLO, the candidate GPU types
+with prices, caps and replica configurations, and where per-replica capacity comes from
+(a measured table, a Mélange profile, or the serving model). Boundary units carry their unit
+in the field name (``rate_rps``, ``ttft_s``, ``usd_per_hour``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+import hardware_specs
+from planner.mix.errors import PlanSpecError
+
+PROB_TOL = 1e-6
+Pricing = Literal["on_demand", "spot", "reserved"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SLOSpec(_Strict):
+    """Latency targets of one model's requests; ``percentile`` None means the mean."""
+
+    ttft_s: PositiveFloat | None = Field(None, description="time to first token, seconds")
+    tpot_s: PositiveFloat | None = Field(None, description="time per output token, seconds")
+    e2e_s: PositiveFloat | None = Field(None, description="end-to-end latency, seconds")
+    percentile: float | None = Field(0.9, gt=0, lt=1, description="e.g. 0.9; null = mean")
+
+    @model_validator(mode="after")
+    def _some_target(self) -> Self:
+        """An SLO without any target would accept any rate."""
+        if self.ttft_s is None and self.tpot_s is None and self.e2e_s is None:
+            raise ValueError("set at least one of ttft_s, tpot_s, e2e_s (seconds)")
+        return self
+
+    def scaled(self, factor: float) -> SLOSpec:
+        """The same SLO with every target multiplied by ``factor`` (> 1 loosens it)."""
+        return self.model_copy(update={k: v * factor for k, v in self.targets().items()})
+
+    def targets(self) -> dict[str, float]:
+        """The set targets: name -> seconds."""
+        items = (("ttft_s", self.ttft_s), ("tpot_s", self.tpot_s), ("e2e_s", self.e2e_s))
+        return {k: v for k, v in items if v is not None}
+
+    def describe(self) -> str:
+        """``p90 TTFT <= 0.5 s, TPOT <= 0.05 s``."""
+        stat = "mean" if self.percentile is None else f"p{100 * self.percentile:g}"
+        parts = [f"{k[:-2].upper()} <= {v:.4g} s" for k, v in self.targets().items()]
+        return f"{stat} " + ", ".join(parts)
+
+
+class HistogramBucket(_Strict):
+    """One request-size bucket: representative token counts and its share of requests."""
+
+    input_tokens: PositiveFloat
+    output_tokens: PositiveFloat
+    prob: NonNegativeFloat
+
+
+class GridTraffic(_Strict):
+    """Mélange's layout: ``probs[i][j]`` is the share of input row i and output column j;
+    ``input_tokens`` / ``output_tokens`` are the rows' and columns' representative sizes
+    (optional: without them buckets are labelled by index and token costs are not reported)."""
+
+    probs: list[list[NonNegativeFloat]] = Field(min_length=1)
+    input_tokens: list[PositiveFloat] | None = None
+    output_tokens: list[PositiveFloat] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        """Rows of equal length; size lists matching the grid's shape."""
+        cols = len(self.probs[0])
+        if cols == 0 or any(len(row) != cols for row in self.probs):
+            raise ValueError("probs must be a non-empty rectangular matrix (rows of equal length)")
+        if self.input_tokens is not None and len(self.input_tokens) != len(self.probs):
+            raise ValueError(f"input_tokens has {len(self.input_tokens)} entries, probs "
+                             f"{len(self.probs)} rows")  # fmt: skip
+        if self.output_tokens is not None and len(self.output_tokens) != cols:
+            raise ValueError(f"output_tokens has {len(self.output_tokens)} entries, probs "
+                             f"{cols} columns")  # fmt: skip
+        return self
+
+
+class TraceTraffic(_Strict):
+    """A CSV of requests (columns ``input_tokens``, ``output_tokens``, optional ``arrival_s``)
+    bucketed on the edges (token counts; default powers of two)."""
+
+    path: str = Field(min_length=1)
+    input_edges: list[PositiveFloat] | None = None
+    output_edges: list[PositiveFloat] | None = None
+
+
+class LawSpec(_Strict):
+    """A token-count law: lognormal(median, sigma), exponential(mean), uniform(low, high) or
+    fixed(value)."""
+
+    law: Literal["lognormal", "exponential", "uniform", "fixed"]
+    median: PositiveFloat | None = None
+    sigma: PositiveFloat | None = None
+    mean: PositiveFloat | None = None
+    low: PositiveFloat | None = None
+    high: PositiveFloat | None = None
+    value: PositiveFloat | None = None
+    max_tokens: PositiveFloat | None = Field(None, description="clip the law at this count")
+
+    @model_validator(mode="after")
+    def _params(self) -> Self:
+        """Each law needs its own parameters."""
+        need = {
+            "lognormal": ("median", "sigma"),
+            "exponential": ("mean",),
+            "uniform": ("low", "high"),
+            "fixed": ("value",),
+        }[self.law]
+        missing = [p for p in need if getattr(self, p) is None]
+        if missing:
+            raise ValueError(f"law {self.law!r} needs {', '.join(need)}; missing {missing}")
+        if self.law == "uniform" and self.low >= self.high:  # type: ignore[operator]
+            raise ValueError(f"uniform law needs low < high, got {self.low} >= {self.high}")
+        return self
+
+
+class LawsTraffic(_Strict):
+    """Independent input and output laws, discretized on the edges (default powers of two)."""
+
+    input: LawSpec
+    output: LawSpec
+    input_edges: list[PositiveFloat] | None = None
+    output_edges: list[PositiveFloat] | None = None
+
+
+class TrafficSpec(_Strict):
+    """Exactly one of histogram / grid / trace / laws / melange (a Mélange config whose
+    ``workload_distribution`` is the grid)."""
+
+    histogram: list[HistogramBucket] | None = Field(None, min_length=1)
+    grid: GridTraffic | None = None
+    trace: TraceTraffic | None = None
+    laws: LawsTraffic | None = None
+    melange: str | None = Field(None, min_length=1, description="path of a Mélange JSON config")
+    normalize: bool = Field(False, description="rescale probabilities that do not sum to 1")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        """One traffic form; probabilities sum to 1 unless ``normalize`` is set."""
+        forms = [k for k in ("histogram", "grid", "trace", "laws", "melange") if getattr(self, k)]
+        if len(forms) != 1:
+            raise ValueError(
+                f"give exactly one of histogram, grid, trace, laws, melange (got {forms or 'none'})"
+            )
+        probs: list[float] | None = None
+        if self.histogram is not None:
+            probs = [b.prob for b in self.histogram]
+        elif self.grid is not None:
+            probs = [p for row in self.grid.probs for p in row]
+        if probs is not None:
+            check_probabilities(probs, self.normalize)
+        return self
+
+
+def check_probabilities(probs: list[float], normalize: bool) -> None:
+    """Raise unless the shares sum to 1 (within 1e-6) or ``normalize`` allows rescaling."""
+    total = math.fsum(probs)
+    if total <= 0:
+        raise ValueError("probabilities sum to 0; at least one bucket needs a share > 0")
+    if abs(total - 1) > PROB_TOL and not normalize:
+        raise ValueError(
+            f"probabilities sum to {total:.6g}, not 1; fix them or set normalize: true"
+        )
+
+
+class ModelTraffic(_Strict):
+    """One model served: its traffic, total rate, SLO override and redundancy floor."""
+
+    name: str = Field(min_length=1, description="perfmodel name (serving) or any label (tables)")
+    rate_rps: PositiveFloat | None = Field(
+        None, description="total request rate, req/s (optional for a timed trace or Mélange)"
+    )
+    traffic: TrafficSpec
+    slo: SLOSpec | None = None
+    min_replicas: NonNegativeInt = Field(0, description="e.g. 2 for N+1 redundancy")
+
+    @model_validator(mode="after")
+    def _rate_known(self) -> Self:
+        """Histograms, grids and laws need an explicit rate."""
+        if self.rate_rps is None and self.traffic.trace is None and self.traffic.melange is None:
+            raise ValueError("rate_rps (req/s, > 0) is required for histogram, grid and laws")
+        return self
+
+
+class ReplicaConfig(_Strict):
+    """Parallelism of one replica: ``tp * pp`` GPUs."""
+
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+
+
+class GPUSpec(_Strict):
+    """A candidate GPU type: catalog name, prices, availability cap, replica configurations."""
+
+    name: str = Field(min_length=1)
+    custom: bool = Field(False, description="not in hardware_specs (needs usd_per_hour)")
+    usd_per_hour: PositiveFloat | None = Field(None, description="on-demand $/GPU-hour")
+    spot_usd_per_hour: PositiveFloat | None = None
+    reserved_usd_per_hour: PositiveFloat | None = None
+    pricing: Pricing | None = Field(None, description="overrides the plan's pricing")
+    max_gpus: NonNegativeInt | None = Field(None, description="availability cap (GPUs)")
+    configs: list[ReplicaConfig] = Field(default_factory=lambda: [ReplicaConfig()], min_length=1)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Self:
+        """Catalog names resolve to their canonical spelling; custom GPUs need a price."""
+        if self.custom:
+            if (
+                self.usd_per_hour is None
+                and self.spot_usd_per_hour is None
+                and (self.reserved_usd_per_hour is None)
+            ):
+                raise ValueError(f"custom GPU {self.name!r} needs usd_per_hour")
+            return self
+        try:
+            acc = hardware_specs.get(self.name)
+        except hardware_specs.UnknownHardwareError as exc:
+            raise ValueError(f"{exc} (or set custom: true with usd_per_hour)") from None
+        object.__setattr__(self, "name", acc.name)
+        return self
+
+    def price(self, pricing: Pricing) -> float:
+        """$/GPU-hour under ``pricing`` (on-demand defaults to the catalog's price)."""
+        if pricing == "on_demand":
+            if self.usd_per_hour is not None:
+                return self.usd_per_hour
+            if self.custom:
+                raise ValueError(f"GPU {self.name!r}: no on-demand price (set usd_per_hour)")
+            return hardware_specs.get(self.name).price.usd_per_hour
+        value = self.spot_usd_per_hour if pricing == "spot" else self.reserved_usd_per_hour
+        if value is None:
+            raise ValueError(f"GPU {self.name!r}: pricing {pricing} needs {pricing}_usd_per_hour")
+        return value
+
+
+class ServingCapacitySpec(_Strict):
+    """Options of the serving-model capacity provider (planner.serving)."""
+
+    calibration: str = "default"
+    scheduler: str | None = None
+    weights: str | None = Field(None, description="weight dtype, e.g. fp8 (default: checkpoint)")
+    kv: str | None = Field(None, description="KV-cache dtype")
+
+
+class CapacitySpec(_Strict):
+    """Where per-replica capacity comes from: exactly one of table / melange / serving."""
+
+    table: str | None = Field(None, min_length=1, description="CSV of measured max rates")
+    melange: str | None = Field(None, min_length=1, description="Mélange JSON (gpu_info.tputs)")
+    serving: ServingCapacitySpec | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        """Exactly one provider."""
+        given = [k for k in ("table", "melange", "serving") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of table, melange, serving (got {given or 'none'})")
+        return self
+
+
+class SweepSpec(_Strict):
+    """Points of the report's cost curves: rate and SLO multipliers of the plan's values."""
+
+    rate_scales: list[PositiveFloat] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]
+    )
+    slo_scales: list[PositiveFloat] = Field(default_factory=lambda: [0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
+
+
+class PlanSpec(_Strict):
+    """A GPU-mix planning request (one YAML plan file)."""
+
+    name: str = "plan"
+    models: list[ModelTraffic] = Field(min_length=1)
+    gpus: list[GPUSpec] = Field(min_length=1)
+    capacity: CapacitySpec
+    slo: SLOSpec | None = Field(None, description="default SLO of every model")
+    headroom: NonNegativeFloat = Field(0.0, description="plan for rate x (1 + headroom)")
+    pricing: Pricing = "on_demand"
+    max_gpu_types: PositiveInt | None = Field(None, description="at most K distinct GPU types")
+    solver: Literal["auto", "cbc", "highs"] = "auto"
+    mip_gap: NonNegativeFloat = Field(1e-6, description="relative MILP gap")
+    time_limit_s: PositiveFloat = 60.0
+    compare_single_type: bool = True
+    slice_factors: list[PositiveInt] = Field(
+        default_factory=list, description="also solve Mélange's slice ILP at these factors"
+    )
+    sweeps: SweepSpec = Field(default_factory=SweepSpec)
+    base_dir: str = Field(".", description="folder that relative paths start from")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[ModelTraffic]) -> list[ModelTraffic]:
+        """Model names key the routing table: no duplicates."""
+        _no_duplicates([m.name for m in models], "model")
+        return models
+
+    @field_validator("gpus")
+    @classmethod
+    def _unique_gpus(cls, gpus: list[GPUSpec]) -> list[GPUSpec]:
+        """One entry per GPU type (aliases count as the same type)."""
+        _no_duplicates([g.name for g in gpus], "GPU")
+        return gpus
+
+    @model_validator(mode="after")
+    def _prices_known(self) -> Self:
+        """Every GPU has a price under its pricing."""
+        for g in self.gpus:
+            g.price(g.pricing or self.pricing)
+        return self
+
+    def slo_of(self, model: ModelTraffic) -> SLOSpec | None:
+        """The model's SLO, else the plan's."""
+        return model.slo or self.slo
+
+    def path(self, relative: str) -> Path:
+        """A path of the plan resolved against ``base_dir``."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def _no_duplicates(names: list[str], kind: str) -> None:
+    """Raise on a repeated name."""
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"{kind} {n!r} is listed twice; list each {kind} once")
+        seen.add(n)
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+def load_plan(path: str | Path) -> PlanSpec:
+    """Read and validate a plan file (YAML, or JSON; a Mélange JSON config is converted).
+
+    Raises:
+        PlanSpecError: unreadable file, bad YAML/JSON, or a field fails validation; the
+            message names the file, the field and what would be accepted.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise PlanSpecError(f"{path}: cannot read plan file: {exc}") from exc
+    if isinstance(data, dict) and "gpu_info" in data:
+        from planner.mix.melange import plan_from_melange
+
+        return plan_from_melange(path)
+    if not isinstance(data, dict):
+        raise PlanSpecError(f"{path}: expected a mapping of plan fields, got {type(data).__name__}")
+    data.setdefault("base_dir", str(path.parent))
+    return validate_plan(data, source=str(path))
+
+
+def validate_plan(data: dict[str, Any], source: str = "<plan>") -> PlanSpec:
+    """Validate a plan dict; errors name ``source`` and each bad field."""
+    try:
+        return PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        raise PlanSpecError(format_validation_error(source, exc)) from None
+
+
+def format_validation_error(source: str, err: ValidationError) -> str:
+    """One line per bad field: where, what is wrong, what is accepted."""
+    lines = [f"{source}: invalid plan ({err.error_count()} error(s))"]
+    for item in err.errors():
+        loc = tuple(item["loc"])
+        where = _loc_text(loc) or "<root>"
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            accepted = accepted_fields(loc[:-1])
+            msg = f"unknown field; accepted: {', '.join(accepted)}" if accepted else msg
+        got = ""
+        if item["type"] not in ("missing", "extra_forbidden") and not isinstance(
+            item["input"], dict
+        ):
+            got = f" (got {_short(item['input'])})"
+        lines.append(f"  field '{where}': {msg}{got}")
+    return "\n".join(lines)
+
+
+def _loc_text(loc: tuple) -> str:
+    """``models[0].traffic.histogram[2].prob``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def accepted_fields(loc: tuple) -> list[str]:
+    """Field names of the model found by walking ``loc`` from :class:`PlanSpec`."""
+    cls: Any = PlanSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part) if _is_model(cls) else None
+        if field is None:
+            return []
+        cls = _model_in(field.annotation)
+        if cls is None:
+            return []
+    return list(cls.model_fields) if _is_model(cls) else []
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside ``X``, ``list[X]``, ``X | None`` or ``Annotated[X, ...]``."""
+    if _is_model(annotation):
+        return annotation
+    if get_origin(annotation) is Annotated:
+        return _model_in(get_args(annotation)[0])
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
