@@ -144,7 +144,7 @@ def melange(gpu: str, hardware: str, slo_ms: int, n: int, tab: str) -> Setup:
 
 
 A100 = "A100-SXM4-80GB"
-SARATHI_SLOS = ({"tpot_s": 0.1, "percentile": 0.99}, {"ttft_s": 2.0, "percentile": 0.5})
+SARATHI_SLOS = ({"tbt_s": 0.1, "percentile": 0.99}, {"ttft_s": 2.0, "percentile": 0.5})
 
 SETUPS = [
     distserve("vLLM colocated", 1.6, Case("llama-2-13b", A100, "fixed-512x64", DIST_SLO)),
