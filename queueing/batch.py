@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -152,7 +152,8 @@ class _BatchChain(QueueModel):
             self._pi = grow_until_negligible(self._build, self._initial_size())
         return self._pi
 
-    def _cycle_sums(self) -> _CycleSums:
+    @cached_property
+    def _sums(self) -> _CycleSums:
         """Expectations over the stationary chain of one cycle's time, areas and counts."""
         sums = _CycleSums()
         lam = self.arrival_rate
@@ -173,7 +174,7 @@ class _BatchChain(QueueModel):
         """Time-average number waiting (not in service)."""
         if not self.stable:
             return math.inf
-        sums = self._cycle_sums()
+        sums = self._sums
         return sums.queue_area / sums.time
 
     @property
@@ -181,7 +182,7 @@ class _BatchChain(QueueModel):
         """Time-average number in system."""
         if not self.stable:
             return math.inf
-        sums = self._cycle_sums()
+        sums = self._sums
         return sums.system_area / sums.time
 
     @property
@@ -193,14 +194,14 @@ class _BatchChain(QueueModel):
         """Customer count per batch (mean over batches)."""
         if not self.stable:
             return float(self._full_batch)
-        return self._cycle_sums().batch
+        return self._sums.batch
 
     @property
     def mean_service(self) -> float:
         """E[T of the batch a random customer is in] (customer-weighted)."""
         if not self.stable:
             return self._moments(self._full_batch)[0]
-        sums = self._cycle_sums()
+        sums = self._sums
         return sums.batch_time / sums.batch
 
     @property

@@ -20,6 +20,7 @@ customers", Adv. Appl. Prob. 16, 1984). τ → 0 gives the Erlang loss ρ/(1+ρ)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 
 from queueing.errors import QueueingInputError, nonnegative, positive
 from queueing.laws import Empirical, ServiceLaw
-from queueing.mg1 import MG1, renewal_cdf
+from queueing.mg1 import MG1, renewal_log_and_ratio
 from queueing.results import QueueModel, json_safe
 
 
@@ -135,9 +136,9 @@ class ImpatientMG1(QueueModel):
         self.arrival_rate = positive("arrival_rate", arrival_rate)
         self.service = service
         self.patience = positive("patience", patience)
-        lam, tau = self.arrival_rate, self.patience
-        self._r = float(renewal_cdf(lam, service, tau)[0])
-        self._r_int = float(renewal_cdf(lam, service, tau, integrated=True)[0])
+        self._log_r, self._int_ratio = renewal_log_and_ratio(
+            self.arrival_rate, service, self.patience
+        )
 
     @property
     def offered_load(self) -> float:
@@ -145,8 +146,9 @@ class ImpatientMG1(QueueModel):
 
     @property
     def loss_probability(self) -> float:
-        """1 - R(τ)/(1 + ρR(τ))."""
-        return 1.0 - self._r / (1.0 + self.offered_load * self._r)
+        """1 - R(τ)/(1 + ρR(τ)) = 1 - 1/(1/R(τ) + ρ) (finite when R overflows)."""
+        inv_r = math.exp(-self._log_r) if self._log_r < 700 else 0.0
+        return max(1.0 - 1.0 / (inv_r + self.offered_load), 0.0)
 
     @property
     def throughput(self) -> float:
@@ -158,8 +160,8 @@ class ImpatientMG1(QueueModel):
 
     @property
     def mean_wait(self) -> float:
-        """Mean wait of served users: (τR(τ) - ∫_0^τ R) / R(τ)."""
-        return max((self.patience * self._r - self._r_int) / self._r, 0.0)
+        """Mean wait of served users: τ - ∫_0^τ R / R(τ)."""
+        return max(self.patience - self._int_ratio, 0.0)
 
     @property
     def mean_sojourn(self) -> float:

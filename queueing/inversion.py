@@ -35,15 +35,20 @@ _BETA, _ETA = _euler_weights()
 
 
 def euler_inverse(
-    fhat: Callable[[np.ndarray], np.ndarray], t: np.ndarray, shift: float = 0.0
+    fhat: Callable[[np.ndarray], np.ndarray],
+    t: np.ndarray,
+    shift: float = 0.0,
+    scaled: bool = False,
 ) -> np.ndarray:
     """Invert ``fhat`` at times ``t > 0``.
 
     ``fhat`` takes an array of complex ``s`` (any shape) and returns f̂(s) elementwise.
     ``shift`` c moves the Bromwich contour right of singularities at Re s <= c:
-    f(t) = e^{ct} · L^{-1}[f̂(s + c)](t).
+    f(t) = e^{ct} · L^{-1}[f̂(s + c)](t). With ``scaled`` the factor e^{ct} is left out
+    (for functions that grow too fast for a float).
     """
     t = np.atleast_1d(np.asarray(t, dtype=float))
     s = _BETA[None, :] / t[:, None] + shift
     vals = np.real(fhat(s))
-    return np.exp(shift * t) * (vals @ _ETA) / t
+    out = (vals @ _ETA) / t
+    return out if scaled else np.exp(shift * t) * out

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -30,6 +29,9 @@ def _is_exponential(law: ServiceLaw) -> bool:
     return isinstance(law, Gamma) and law.shape == 1.0
 
 
+_MPMATH_MAX_RATE_TIME = 300.0  # Erlang's sum in mpmath up to λt = 300 (~290 digits)
+
+
 def renewal_cdf(rate: float, law: ServiceLaw, t: ArrayLike, integrated: bool = False) -> np.ndarray:
     """R(t) = Σ_n ρ^n F_e^{*n}(t) (Beneš series; F_e the equilibrium law of the service).
 
@@ -37,19 +39,36 @@ def renewal_cdf(rate: float, law: ServiceLaw, t: ArrayLike, integrated: bool = F
     contour is shifted right of the real root s* of s = λ(1 - B*(s))). For ρ < 1 the M/G/1
     wait cdf is (1-ρ)·R(t). With ``integrated`` it returns ∫_0^t R(x) dx (transform R̂/s).
     """
-    if isinstance(law, Deterministic):
-        fn = erlang_renewal_integral if integrated else erlang_renewal
-        return np.array([fn(x, rate, law.value) for x in np.atleast_1d(t)], dtype=float)
-    rho = rate * law.mean
-    shift = _real_root(rate, law) + 1.0 / law.mean if rho > 1 else 0.0
     t = np.atleast_1d(np.asarray(t, dtype=float))
-    out = np.zeros_like(t) if integrated else np.ones_like(t)
-    pos = t > 0
+    return np.array([math.exp(v) for v in _log_renewal(rate, law, t, integrated)])
+
+
+def renewal_log_and_ratio(rate: float, law: ServiceLaw, t: float) -> tuple[float, float]:
+    """(log R(t), ∫_0^t R / R(t)), finite even when R(t) overflows a float (ρ >> 1)."""
+    log_r = _log_renewal(rate, law, np.array([t]), False)[0]
+    log_int = _log_renewal(rate, law, np.array([t]), True)[0]
+    return log_r, math.exp(log_int - log_r)
+
+
+def _log_renewal(rate: float, law: ServiceLaw, t: np.ndarray, integrated: bool) -> np.ndarray:
+    """log R(t) (or log ∫_0^t R): Erlang's exact sum for deterministic service when
+    λt <= 300, otherwise Euler inversion with the e^{ct} factor kept in log space."""
+    if isinstance(law, Deterministic) and rate * float(np.max(t)) <= _MPMATH_MAX_RATE_TIME:
+        fn = erlang_renewal_integral_mp if integrated else erlang_renewal_mp
+        return np.array([float(mpmath.log(fn(x, rate, law.value))) for x in t])
+    # contour just right of the pole s* (ρ > 1) so that e^{-ct}R(t) stays of order one
+    shift = _real_root(rate, law) + 1.0 / float(np.max(t)) if rate * law.mean > 1 else 0.0
     power = 2 if integrated else 1
+    out = np.full(t.shape, -math.inf if integrated else 0.0)
+    pos = t > 0
     if np.any(pos):
-        out[pos] = euler_inverse(
-            lambda s: 1.0 / (s ** (power - 1) * (s - rate * (1.0 - law.lst(s)))), t[pos], shift
+        scaled = euler_inverse(
+            lambda s: 1.0 / (s ** (power - 1) * (s - rate * (1.0 - law.lst(s)))),
+            t[pos],
+            shift,
+            scaled=True,
         )
+        out[pos] = shift * t[pos] + np.log(np.maximum(scaled, 1e-300))
     return out
 
 
@@ -60,35 +79,48 @@ def _real_root(rate: float, law: ServiceLaw) -> float:
     return optimize.brentq(g, 1e-12 * hi, hi) if g(1e-12 * hi) < 0 else 0.0
 
 
-def erlang_renewal(t: float, rate: float, d: float) -> float:
+def _erlang_terms(t: float, rate: float, d: float) -> tuple[int, int]:
+    """(mpmath digits covering the cancellation, last term index ⌊t/D⌋) for Erlang's sums."""
+    return int(2 * rate * t / math.log(10)) + 30, math.floor(t / d)
+
+
+def erlang_renewal_mp(t: float, rate: float, d: float) -> mpmath.mpf:
     """R(t) = Σ_{k=0}^{⌊t/D⌋} [λ(kD-t)]^k / k! · e^{-λ(kD-t)} for deterministic service D.
 
     Termwise inversion of 1/(s - λ(1 - e^{-sD})) (Erlang 1909); the alternating sum cancels
     catastrophically in floating point, so it runs in mpmath with ~2λt/ln10 + 30 digits.
     """
     if t <= 0:
-        return 1.0
-    n = math.floor(t / d)
-    dps = int(2 * rate * t / math.log(10)) + 30
+        return mpmath.mpf(1)
+    dps, n = _erlang_terms(t, rate, d)
     with mpmath.workdps(dps):
-        lam, tt, dd = mpmath.mpf(rate), mpmath.mpf(t), mpmath.mpf(d)
-        total = mpmath.fsum(
-            (lam * (k * dd - tt)) ** k / mpmath.factorial(k) * mpmath.exp(-lam * (k * dd - tt))
-            for k in range(n + 1)
+        u = [mpmath.mpf(rate) * (mpmath.mpf(t) - k * mpmath.mpf(d)) for k in range(n + 1)]
+        return +mpmath.fsum(
+            (-uk) ** k / mpmath.factorial(k) * mpmath.exp(uk) for k, uk in enumerate(u)
         )
-        return float(total)
 
 
-def erlang_renewal_integral(t: float, rate: float, d: float) -> float:
-    """∫_0^t R(x) dx for deterministic service: Gauss–Legendre on each [kD, (k+1)D]
-    (R is a polynomial times an exponential there, so 24 nodes are exact to rounding)."""
-    edges = np.append(np.arange(0.0, t, d), t)
-    x, w = np.polynomial.legendre.leggauss(24)
-    total = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        nodes = (lo + hi) / 2 + (hi - lo) / 2 * x
-        total += (hi - lo) / 2 * sum(wi * erlang_renewal(xi, rate, d) for xi, wi in zip(nodes, w))
-    return total
+def erlang_renewal_integral_mp(t: float, rate: float, d: float) -> mpmath.mpf:
+    """∫_0^t R(x) dx = (1/λ) Σ_{k<=t/D} [e^{u_k} Σ_{j<=k} (-u_k)^j/j! - 1], u_k = λ(t - kD)
+    (termwise integration of Erlang's sum; integration by parts of y^k e^y)."""
+    if t <= 0:
+        return mpmath.mpf(0)
+    dps, n = _erlang_terms(t, rate, d)
+    with mpmath.workdps(dps):
+        total = mpmath.mpf(0)
+        for k in range(n + 1):
+            u = mpmath.mpf(rate) * (mpmath.mpf(t) - k * mpmath.mpf(d))
+            term, partial = mpmath.mpf(1), mpmath.mpf(1)
+            for j in range(1, k + 1):
+                term *= -u / j
+                partial += term
+            total += mpmath.exp(u) * partial - 1
+        return +(total / rate)
+
+
+def erlang_renewal(t: float, rate: float, d: float) -> float:
+    """Erlang's R(t) as a float (see :func:`erlang_renewal_mp`)."""
+    return float(erlang_renewal_mp(t, rate, d))
 
 
 def _bracket_quantile(cdf, p: float, start: float) -> float:
