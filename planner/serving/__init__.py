@@ -12,6 +12,7 @@ from .schedulers import (
     StaticBatching,
     parse_scheduler,
 )
+from .simulate import run_requests, simulate
 from .slo import SLO
 
 __all__ = [
@@ -31,4 +32,6 @@ __all__ = [
     "max_rate_under_slo",
     "parse_scheduler",
     "prepare",
+    "run_requests",
+    "simulate",
 ]

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .sim_replica import Replica
 
 
@@ -62,7 +60,7 @@ class ChunkedReplica(Replica):
             q = min(self.reqs.todo[rid] - done, room)
             chunks.append([rid, q, done, done + q == self.reqs.todo[rid]])
             room -= q
-        reserve = self.rs.new_blocks(1)
+        reserve = self.rs.need_next()
         while room > 0 and self._admissible(reserve, self.rs.n + len(chunks)):
             rid = self.waiting.popleft()
             self.held += self.blocks(self.reqs.todo[rid])
@@ -99,6 +97,7 @@ class ChunkedReplica(Replica):
             p1, r1 = rs.totals() if rs.n else (0.0, 0.0)
             tau = self.costs.mixed(rs.n, p1, r1, [(q, c, f) for _, q, c, f in chunks])
         self.partial = None
+        self._record_gaps(1, tau, 0.0)
         self._step(1, tau, 0.0, prefill=True)
         for rid, q, c, final in chunks:
             if final:
@@ -116,19 +115,8 @@ class ChunkedReplica(Replica):
         k = min(k, rs.until_aging(), self._window_limit(done, q))
         short = rs.first_shortage(self.total - self.held, k)
         k = k if short is None else short - 1
-        dp, dr = rs.slopes()
         p1, r1 = rs.totals() if rs.n else (0.0, 0.0)
-
-        def rows(js):
-            chunk = [(q, done + (j - 1) * q, False) for j in js]
-            return np.array(
-                [
-                    self.costs.row(rs.n, p1 + (j - 1) * dp, r1 + (j - 1) * dr, [ch])
-                    for j, ch in zip(js, chunk)
-                ]
-            )
-
-        tau1, delta, k = self.costs.line(rows, k)
+        tau1, delta, k = self.costs.chunk_line(rs.n, q, done, p1, r1, *rs.slopes(), k)
         k = self._cut(k, tau1, delta, self.horizon)
         self.partial = [rid, done + k * q]
         self._advance(k, tau1, delta, prefill=True)

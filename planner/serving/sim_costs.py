@@ -17,6 +17,7 @@ affine on the whole box). Uncertified sizes fall back to rows evaluated per epoc
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 
@@ -88,17 +89,19 @@ class StepCosts:
         return coefs
 
     def _fit_decode(self, n: int) -> tuple[float, float, float] | None:
-        lo_p, hi_p = float(n), n * (self.max_context + 1.0)
-        lo_r, hi_r = 0.0, n * self.max_context
-        pts = [(lo_p, lo_r), (hi_p, lo_r), (lo_p, hi_r), (hi_p, hi_r)]
-        pts.append(((lo_p + hi_p) / 2, (lo_r + hi_r) / 2))
-        t = self.times(np.array([self.row(n, p, r) for p, r in pts]))
-        b = (t[1] - t[0]) / (hi_p - lo_p)
-        c = (t[2] - t[0]) / (hi_r - lo_r)
-        a = t[0] - b * lo_p - c * lo_r
-        fit = [a + b * p + c * r for p, r in pts]
-        ok = all(abs(f - x) <= self.rtol * x for f, x in zip(fit, t))
-        return (float(a), float(b), float(c)) if ok else None
+        """Fit and certify on the reachable set: reads u in [0, n*C] and pairs - reads v in
+        [(1 - share)*n, n] (each sequence attends its cached tokens plus itself, except on
+        window layers once past the window), a centrally symmetric parallelogram (a segment
+        without windows); corners and centre are evaluated in one call."""
+        u_hi, v_lo, v_hi = n * self.max_context, (1 - self.share) * n, float(n)
+        pts = [(0.0, v_lo), (u_hi, v_lo), (0.0, v_hi), (u_hi, v_hi), (u_hi / 2, (v_lo + v_hi) / 2)]
+        t = self.times(np.array([self.row(n, u + v, u) for u, v in pts]))
+        alpha = (t[1] - t[0]) / u_hi
+        beta = (t[2] - t[0]) / (v_hi - v_lo) if v_hi > v_lo else 0.0
+        a = t[0] - beta * v_lo
+        ok = all(abs(a + alpha * u + beta * v - x) <= self.rtol * x for (u, v), x in zip(pts, t))
+        # t = a + alpha*read + beta*(pairs - read)
+        return (float(a), float(beta), float(alpha - beta)) if ok else None
 
     def decode_line(self, n: int, p1: float, r1: float, dp: float, dr: float, k: int):
         """(tau1, delta, k): iteration j in 1..k of an n-sequence decode epoch whose pair and
@@ -144,11 +147,27 @@ class StepCosts:
             if q not in self._prefill:
                 self.prefetch_prefill([q])
             return self._prefill[q]
-        return self.mixed(0, 0.0, 0.0, [(q, 0, True) for q in lengths])
+        return self.direct(0, 0.0, 0.0, [(q, 0, True) for q in lengths])
+
+    def direct(self, n_dec: int, dec_pairs: float, dec_read: float, chunks) -> float:
+        """Time of one iteration with decodes (totals given) and prompt chunks, evaluated."""
+        return float(self.times(self.row(n_dec, dec_pairs, dec_read, chunks)[None, :])[0])
 
     def mixed(self, n_dec: int, dec_pairs: float, dec_read: float, chunks) -> float:
-        """Time of one iteration with decodes (totals given) and prompt chunks."""
-        return float(self.times(self.row(n_dec, dec_pairs, dec_read, chunks)[None, :])[0])
+        """Time of one iteration with decodes and prompt chunks (sim_mixed shortcuts when
+        they apply, else evaluated)."""
+        return self.split.mixed(n_dec, dec_pairs, dec_read, chunks)
+
+    def chunk_line(self, n: int, q: int, c0: int, p1, r1, dp, dr, k: int):
+        """(tau1, delta, k) of an epoch of iterations holding n decodes (totals (p1, r1)
+        growing by (dp, dr)) and one non-final chunk of q tokens after c0 + (j - 1) * q."""
+        return self.split.chunk_line(n, q, c0, p1, r1, dp, dr, k)
+
+    @cached_property
+    def split(self):
+        from .sim_mixed import SplitCosts
+
+        return SplitCosts(self)
 
     def explicit(self, new, cached, final) -> float:
         """Reference time of one iteration from its sequences via StepShape.from_sequences."""

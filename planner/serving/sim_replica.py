@@ -20,6 +20,7 @@ freed, back to the front of the queue, recomputed later: prompt + generated toke
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import deque
 
 from .engine import Engine
@@ -34,7 +35,7 @@ class SimulationError(RuntimeError):
     """An internal invariant of the simulator failed (a bug, not a property of the input)."""
 
 
-class Replica:
+class Replica(ABC):
     """Iteration loop shared by the policies; subclasses define ``_schedule``."""
 
     cut_at_arrivals = True  # an arrival can start work before the running batch ends
@@ -60,6 +61,8 @@ class Replica:
         self.clock = 0.0
         self.horizon = math.inf
         self.c = Counters(kv_blocks=self.total)
+        self.last_decode = 0.0  # end of the last iteration in which the batch decoded
+        self.fresh: dict[int, float] = {}  # joined since then: rid -> time of its token
 
     # ---- main loop ----------------------------------------------------------------------
     def run(self, until: float = math.inf) -> None:
@@ -101,8 +104,10 @@ class Replica:
         self.clock = max(self.clock, nxt)
         return True
 
+    @abstractmethod
     def _schedule(self) -> bool:
-        raise NotImplementedError
+        """Run the policy's admitting iteration(s) if it has one now; True when the state
+        changed (an iteration ran, requests joined or were preempted)."""
 
     # ---- KV blocks ------------------------------------------------------------------------
     def blocks(self, tokens: int) -> int:
@@ -129,7 +134,7 @@ class Replica:
         """Preempt the newest sequences until the next decode iteration's new blocks fit;
         False when something was preempted."""
         ok = True
-        while self.kv_grows and self.rs.new_blocks(1) > self.total - self.held:
+        while self.kv_grows and self.rs.need_next() > self.total - self.held:
             self._preempt(self._victim())
             ok = False
         return ok
@@ -138,6 +143,7 @@ class Replica:
         return self.rs.newest()
 
     def _preempt(self, rid: int) -> None:
+        self.fresh.pop(rid, None)
         context, left = self.rs.remove(rid)
         self._release(rid, context)
         reqs = self.reqs
@@ -197,9 +203,29 @@ class Replica:
 
     def _advance(self, k: int, tau1: float, delta: float, prefill: bool) -> None:
         """Run k iterations whose decodes all advance one token; finish who is done."""
+        self._record_gaps(k, tau1, delta)
         self._step(k, tau1, delta, prefill)
         self._check_blocks()
         self._finish_decodes()
+
+    def _record_gaps(self, k: int, tau1: float, delta: float) -> None:
+        """Time between tokens of the running sequences over the next k iterations: the
+        first one adds any stall (prefill iterations) since each sequence's last token."""
+        n, t, c = self.rs.n, self.clock, self.c
+        if n == 0:
+            return
+        stall, fresh = t - self.last_decode, self.fresh
+        self.last_decode = t + (k * tau1 + k * (k - 1) / 2 * delta)  # as _step's clock
+        if stall == 0.0 and not fresh:
+            c.gap_lines.append((t, tau1, delta, k, n, 1))
+            return
+        if n > len(fresh):
+            c.gap_points.append((t, tau1 + stall, n - len(fresh)))
+        for joined in fresh.values():
+            c.gap_points.append((t, tau1 + t - joined, 1))
+        fresh.clear()
+        if k > 1:
+            c.gap_lines.append((t, tau1, delta, k, n, 2))
 
     def _step(self, k: int, tau1: float, delta: float, prefill: bool) -> None:
         """Clock, decode contexts, blocks and counters after k iterations."""
@@ -213,10 +239,10 @@ class Replica:
 
     def _finish_decodes(self) -> None:
         done = self.rs.pop_finished()
-        for rid in done:
+        for rid, context in done:
             self.reqs.gen[rid] = self.reqs.O[rid]
             self.reqs.finish[rid] = self.clock
-            self._release(rid, self.reqs.P[rid] + self.reqs.O[rid] - 1)
+            self._release(rid, context)
         if done:
             self.c.mark(self.clock, self.rs.n)
 
@@ -246,6 +272,7 @@ class Replica:
             self._release(rid, context)
         else:
             self.rs.add(rid, context, reqs.O[rid] - reqs.gen[rid])
+            self.fresh[rid] = self.clock
 
 
 class ContinuousReplica(Replica):

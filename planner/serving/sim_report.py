@@ -78,9 +78,10 @@ def build_report(
     warmup: float,
     probe: Callable[[], float],
     slo: SLO | None = None,
-    rejected: dict[str, int] | None = None,
+    rejected: dict[str, float] | None = None,
 ) -> ServingReport:
-    """The simulation's ServingReport (source='simulation')."""
+    """The simulation's ServingReport (source='simulation'); ``rejected`` maps reasons to
+    the share of requests that could not be served."""
     idx, t0, t1 = window(res, warmup)
     overloaded, growth = backlog_grows(res, idx, t0, t1)
     notes = [
@@ -105,6 +106,8 @@ def build_report(
             )
     if res.preempted:
         notes.append(f"{res.preempted} preemptions (recomputation)")
+    for reason, share in (rejected or {}).items():
+        notes.append(f"rejected {share:.2%} of requests: {reason}")
     return _report(engine, res, rate, capacity, overloaded, idx, (t0, t1), slo, rejected, notes)
 
 
@@ -112,15 +115,17 @@ def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, n
     t0, t1 = span
     tpot = res.tpot[idx]
     tpot = tpot[np.isfinite(tpot)]
+    gaps, tokens = res.tbt_samples(t0, t1)
 
-    def pct(x):
-        return Percentiles.overloaded() if overloaded else Percentiles.of(x)
+    def pct(x, weights=None):
+        return Percentiles.overloaded() if overloaded else Percentiles.of(x, weights)
 
     done = (res.finish > t0) & (res.finish <= t1)
     width = max(t1 - t0, 1e-300)
     goodput = None
     if slo is not None:
-        goodput = 0.0 if overloaded else met_share(slo, res, idx) * idx.size / width
+        share = met_share(slo, res, idx) * _token_share(slo, gaps, tokens)
+        goodput = 0.0 if overloaded else share * idx.size / width
     return ServingReport(
         source="simulation",
         model=engine.model.name,
@@ -137,7 +142,16 @@ def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, n
         goodput=goodput,
         rejected=dict(rejected or {}),
         notes=tuple(notes),
+        tbt=pct(gaps, tokens) if gaps.size else pct([0.0]),
     )
+
+
+def _token_share(slo: SLO, gaps: np.ndarray, tokens: np.ndarray) -> float:
+    """Share of tokens whose gap meets the SLO's time-between-tokens target (1 if none)."""
+    target = getattr(slo, "tbt_s", None)
+    if target is None or gaps.size == 0:
+        return 1.0
+    return float(tokens[gaps <= target].sum() / tokens.sum())
 
 
 def met_share(slo: SLO, res: SimResult, idx: np.ndarray) -> float:

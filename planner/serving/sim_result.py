@@ -30,10 +30,13 @@ class SimResult:
     kv_blocks: int
     peak_kv_blocks: int
     wall_s: float
+    step_calls: int = 0
     batch_traces: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), repr=False)
+    gap_lines: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)), repr=False)
+    gap_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), repr=False)
 
     @classmethod
-    def collect(cls, reqs: Requests, counters: list[Counters], traces, wall_s: float):
+    def collect(cls, reqs: Requests, counters: list[Counters], traces, wall_s: float, calls=0):
         """Assemble from the run's request records and per-replica counters."""
         return cls(
             arrival=np.asarray(reqs.arrival, dtype=float),
@@ -48,10 +51,13 @@ class SimResult:
             kv_blocks=max(c.kv_blocks for c in counters),
             peak_kv_blocks=max(c.peak_kv_blocks for c in counters),
             wall_s=wall_s,
+            step_calls=calls,
             batch_traces=tuple(
                 (np.asarray(c.trace_t, dtype=float), np.asarray(c.trace_n, dtype=float))
                 for c in traces
             ),
+            gap_lines=np.array([g for c in counters for g in c.gap_lines]).reshape(-1, 6),
+            gap_points=np.array([g for c in counters for g in c.gap_points]).reshape(-1, 3),
         )
 
     # ---- latencies ------------------------------------------------------------------------
@@ -69,6 +75,21 @@ class SimResult:
         d = self.output_tokens - 1
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(d > 0, (self.finish - self.first_token) / np.maximum(d, 1), np.nan)
+
+    def tbt_samples(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
+        """(gaps, token counts): time between consecutive tokens of the same request, over
+        the tokens of decode iterations that start in [t0, t1] (the first token of each
+        request, counted by TTFT, is excluded)."""
+        pts = self.gap_points[(self.gap_points[:, 0] >= t0) & (self.gap_points[:, 0] <= t1)]
+        lines = self.gap_lines[(self.gap_lines[:, 0] >= t0) & (self.gap_lines[:, 0] <= t1)]
+        first = lines[:, 5].astype(np.int64)
+        reps = lines[:, 3].astype(np.int64) - first + 1  # iterations first..k of each epoch
+        j = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps) + np.repeat(first, reps)
+        values = np.repeat(lines[:, 1], reps) + (j - 1) * np.repeat(lines[:, 2], reps)
+        return (
+            np.concatenate([pts[:, 1], values]),
+            np.concatenate([pts[:, 2], np.repeat(lines[:, 4], reps)]),
+        )
 
     # ---- counters ---------------------------------------------------------------------------
     @property
@@ -96,6 +117,7 @@ class SimResult:
             "kv_blocks": self.kv_blocks,
             "peak_kv_blocks": self.peak_kv_blocks,
             "wall_s": self.wall_s,
+            "step_calls": self.step_calls,
             "iterations_per_s": self.iterations_per_s,
         }
 

@@ -89,13 +89,12 @@ class RunningSet:
             heapq.heappop(heap)
         return heap[0][0] - self.G if heap else math.inf
 
-    def pop_finished(self) -> list[int]:
-        """Remove and return the sequences whose last decode iteration has run."""
+    def pop_finished(self) -> list[tuple[int, int]]:
+        """Remove the sequences whose last decode iteration has run: (rid, context)."""
         done = []
         while self.until_finish() <= 0:
             rid = heapq.heappop(self._finish)[1]
-            self.remove(rid)
-            done.append(rid)
+            done.append((rid, self.remove(rid)[0]))
         return done
 
     def until_aging(self) -> int:
@@ -138,6 +137,10 @@ class RunningSet:
         self.G += k
 
     # ---- KV blocks ------------------------------------------------------------------------
+    def need_next(self) -> int:
+        """Blocks the next decode iteration adds (sequences whose context fills its blocks)."""
+        return self.hist[self.G % self.B]
+
     def _rotated(self) -> list[int]:
         """Sequences by iterations until their next new block minus one: entry r counts
         sequences whose context is r below a multiple of B (r = 0: needs a block next)."""
@@ -149,7 +152,9 @@ class RunningSet:
         if k <= 0 or self.n == 0:
             return 0
         q, rem = divmod(k, self.B)
-        return self.n * q + sum(self._rotated()[:rem])
+        s, h = self.G % self.B, self.hist
+        part = sum(h[s : s + rem]) + (sum(h[: s + rem - self.B]) if s + rem > self.B else 0)
+        return self.n * q + part
 
     def first_shortage(self, free: int, limit: int) -> int | None:
         """First iteration j <= limit whose blocks exceed ``free``, or None."""

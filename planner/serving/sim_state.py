@@ -76,6 +76,10 @@ class Counters:
     kv_blocks: int = 0
     trace_t: list[float] = field(default_factory=list)
     trace_n: list[int] = field(default_factory=list)
+    # time between tokens: epochs (start, tau1, delta, k, n, first j) whose iterations
+    # j..k give n tokens a gap of tau1 + (j - 1) * delta; points (start, gap, tokens)
+    gap_lines: list[tuple[float, float, float, int, int, int]] = field(default_factory=list)
+    gap_points: list[tuple[float, float, int]] = field(default_factory=list)
 
     def mark(self, t: float, n: int) -> None:
         """Record that the decode batch holds n sequences from time t on."""

@@ -65,7 +65,7 @@ def run_requests(
         rep.run()
         counters = traces = [rep.c]
     wall = time.perf_counter() - start
-    return SimResult.collect(reqs, counters, traces, wall)
+    return SimResult.collect(reqs, counters, traces, wall, costs.time_calls)
 
 
 def admissible(engine: Engine, input_tokens, output_tokens) -> dict[str, np.ndarray]:
@@ -121,9 +121,10 @@ def simulate(
 ) -> ServingReport:
     """Simulated ServingReport of ``engine`` serving ``workload`` at ``rate`` requests/s.
 
-    Requests that can never be served are counted in ``report.rejected`` by reason; the first
-    ``warmup`` fraction of the others is left out of the statistics. Overload and capacity
-    follow the rules of planner.serving.sim_report."""
+    Requests that can never be served are set aside and reported in ``report.rejected`` (the
+    share of requests, by reason, as the analytic model does); the first ``warmup`` fraction
+    of the others is left out of the statistics. Overload and capacity follow the rules of
+    planner.serving.sim_report."""
     if not (rate > 0 and math.isfinite(rate)):
         raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
     if not 0 <= warmup < 1:
@@ -131,14 +132,15 @@ def simulate(
     rng = np.random.default_rng(seed)
     t, ins, outs = make_arrivals(workload, rate, n_requests, rng, arrivals)
     bad = admissible(engine, ins, outs)
-    rejected = {why: int(m.sum()) for why, m in bad.items() if m.any()}
+    rejected = {why: float(m.mean()) for why, m in bad.items() if m.any()}
     keep = ~np.logical_or.reduce(list(bad.values()))
     if not keep.any():
         raise ValueError(f"no request of {workload.name!r} fits this engine: {rejected}")
     res = run_requests(engine, t[keep], ins[keep], outs[keep], exact)
 
     def probe() -> float:
-        n = min(keep.sum(), max(PROBE_MIN, 10 * engine.max_seqs))
+        replicas = getattr(engine.scheduler, "decode_replicas", 1)
+        n = min(keep.sum(), max(PROBE_MIN, 10 * engine.max_seqs * replicas))
         zero = np.zeros(n)
         return probe_capacity(run_requests(engine, zero, ins[keep][:n], outs[keep][:n], exact))
 
