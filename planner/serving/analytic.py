@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from queueing.batch import DynamicBatching
 from queueing.laws import Empirical
@@ -94,15 +95,27 @@ def compound(rng, counts_mean: np.ndarray, mean: float, var: float) -> np.ndarra
     return out
 
 
-def slot_wait(rng, n: int, n_cap: float, occupancy: float, residence: float) -> np.ndarray:
-    """Wait for one of ceil(N_cap) sequence slots: Erlang C probability, exponential
-    conditional wait of mean residence/(c - A) (M/M/c)."""
-    c = max(1, math.ceil(n_cap))
-    if occupancy >= c:
-        return np.full(n, math.inf)
-    p = erlang_c(c, occupancy)
-    mean = residence / (c - occupancy)
-    return np.where(rng.random(n) < p, rng.exponential(mean, n), 0.0)
+def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, residence: float):
+    """Wait for admission: a sequence slot (c = max_seqs servers, load N) or room in the KV
+    cache. KV demand varies per sequence (X tokens: a running request's current KV, length-
+    biased by its decode time), so the KV pool is an Erlang C system under Hayward's
+    approximation: c = K/z servers, load N·E[X]/z, z = E[X^2]/E[X]. The tighter of the two
+    gives P(wait) (Erlang C) and an exponential conditional wait of z·residence/(c_tok - A_tok)
+    (M/M/c)."""
+    x1, x2 = p.kv_moments
+    z = x2 / x1
+    options = [(float(slots(engine)), N, 1.0), (engine.kv_tokens / z, N * x1 / z, z)]
+    worst = np.zeros(n)
+    u, e = rng.random(n), rng.exponential(1.0, n)
+    for c, load, scale in options:
+        if load >= c:
+            return np.full(n, math.inf)
+        c_int = max(1, math.ceil(c))
+        prob = erlang_c(c_int, load * c_int / c)
+        mean = residence / (c - load)
+        worst = np.maximum(worst, np.where(u < prob, e * mean, 0.0))
+        del scale
+    return worst
 
 
 def n_grid(top: float) -> np.ndarray:
@@ -123,9 +136,16 @@ def decode_root(n_grid: np.ndarray, demand: np.ndarray) -> float:
 
 
 # ---- continuous batching ------------------------------------------------------------------
+def slots(engine: Engine) -> int:
+    """Sequence slots: max_num_seqs, and for chunked prefill at most token_budget - 1."""
+    budget = getattr(engine.scheduler, "token_budget", None)
+    return min(engine.max_seqs, budget - 1) if budget else engine.max_seqs
+
+
 def n_cap(engine: Engine, p: Prepared) -> float:
+    """Largest mean decode batch: the slots, or the KV tokens over a sequence's mean KV."""
     kv = engine.kv_tokens / (p.decode_context + engine.scheduler.block_size / 2)
-    return max(1.0, min(float(engine.max_seqs), kv))
+    return max(1.0, min(float(slots(engine)), kv))
 
 
 def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
@@ -144,71 +164,180 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     idx = rng.choice(p.w.size, n, p=p.w)
     w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
     v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
-    a = slot_wait(rng, n, cap_n, N, ed * tpot)
+    a = slot_wait(rng, n, engine, p, N, ed * tpot)
     ttft = w + v + a + tp[idx]
     d = p.D[idx]
     var = max(e2 - e1**2, 0.0)
     interrupts = compound(rng, rate * d * tpot, e1, var)
-    per_token = np.where(d > 0, t_d + interrupts / np.maximum(d, 1), np.nan)
+    slope = float(np.gradient(td, grid)[np.searchsorted(grid, N).clip(0, grid.size - 1)])
+    drift = batch_drift(rng, N, slope, tpot, d)
+    per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
     return _finish(capacity, N, ttft, per_token, d, gaps)
 
 
+def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.ndarray:
+    """Per-request shift of the decode iteration time from the fluctuating decode batch:
+    the batch is Poisson with mean N (M/G/inf), correlated over the mean decode residence
+    tau = E[D]·TPOT; a request decoding for T = D·TPOT sees its average, whose standard
+    deviation is sqrt(N)·sqrt(tau/(tau + T)); times slope dt_d/dN."""
+    tau = max(tpot * float(np.mean(d)), 1e-12)
+    sd = math.sqrt(max(N, 0.0)) * np.sqrt(tau / (tau + tpot * np.maximum(d, 1)))
+    return slope * sd * rng.standard_normal(d.size)
+
+
 # ---- chunked prefill ----------------------------------------------------------------------
-def _chunked_state(engine: Engine, p: Prepared, rate: float, grid, td, tmix, q):
-    """Decode batch N, prompt drain rate r and ρ_p at ``rate`` (N = inf when unstable)."""
-    ei, ed = p.mean(p.I), p.mean(p.D)
-    r = np.where(q > 0, q / tmix, 0.0)
-    rho = np.where(r > 0, rate * ei / np.maximum(r, 1e-30), np.inf)
-    tpot = np.where(rho < 1, rho * tmix + (1 - rho) * td, np.inf)
-    N = decode_root(grid, rate * ed * tpot) if ed > 0 else float(grid[0])
-    return N
+FILL = np.linspace(0.0, 1.0, 17)
+CHAIN = 2048  # iterations on the sampled path of the prompt-token backlog
 
 
-def chunked_tables(engine: Engine, p: Prepared):
-    """Decode and mixed iteration times over a grid of decode batch sizes N < budget."""
+@dataclass(frozen=True)
+class ChunkTables:
+    """Iteration time T[N, f] at N decodes plus a chunk of f*q(N) prompt tokens."""
+
+    grid: np.ndarray
+    q: np.ndarray
+    T: np.ndarray
+
+    def time(self, N, fill) -> np.ndarray:
+        """Bilinear interpolation of T at decode batch N and fill fraction in [0, 1]."""
+        N, fill = np.broadcast_arrays(np.asarray(N, float), np.clip(fill, 0, 1))
+        i = np.clip(np.searchsorted(self.grid, N) - 1, 0, self.grid.size - 2)
+        u = np.clip((N - self.grid[i]) / (self.grid[i + 1] - self.grid[i]), 0, 1)
+        j = np.clip((fill * (FILL.size - 1)).astype(int), 0, FILL.size - 2)
+        v = fill * (FILL.size - 1) - j
+        rows = (1 - u)[..., None] * self.T[i] + u[..., None] * self.T[i + 1]  # (..., FILL)
+        pick = np.take_along_axis(rows.reshape(-1, FILL.size), j.reshape(-1, 1), 1)[:, 0]
+        nxt = np.take_along_axis(rows.reshape(-1, FILL.size), j.reshape(-1, 1) + 1, 1)[:, 0]
+        return ((1 - v.ravel()) * pick + v.ravel() * nxt).reshape(N.shape)
+
+    def chunk(self, N) -> np.ndarray:
+        return np.interp(N, self.grid, self.q)
+
+
+def chunked_tables(engine: Engine, p: Prepared) -> ChunkTables:
+    """Mixed iteration times over decode batch sizes N < budget and chunk fills."""
     budget, cap_n, ctx = engine.scheduler.token_budget, n_cap(engine, p), p.decode_context
-    top = min(cap_n, budget - 1)
-    grid = n_grid(top)
-    q = np.maximum(budget - grid, 0)
+    grid = n_grid(min(cap_n, budget - 1))
+    q = np.maximum(budget - grid, 1)
+    k = q[:, None] * FILL[None, :]
     i2 = p.mean(p.I**2) / p.mean(p.I)  # token-weighted prompt length
     rows = engine.mixed_rows(
-        grid,
-        ctx,
-        q,
-        chunk_context=np.maximum(i2 / 2 - q / 2, 0),
-        finish_share=np.minimum(q / p.mean(p.I), 1),
+        grid[:, None], ctx, k, np.maximum(i2 / 2 - k / 2, 0), np.minimum(k / p.mean(p.I), 1)
     )
-    return grid, engine.decode_time(grid, ctx), engine.steps.time(rows), q
+    times = engine.steps.time(rows.reshape(-1, rows.shape[-1]))
+    return ChunkTables(grid, q, times.reshape(grid.size, FILL.size))
+
+
+def iteration_time(tab: ChunkTables, rate: float, mean_input: float, N) -> np.ndarray:
+    """Fluid mean iteration time at N decodes: each iteration carries the prompt tokens that
+    arrived during the previous one, k = λE[I]T, capped at the chunk q: T = t(N, k). inf where
+    even full chunks cannot keep up (λE[I]·t(N, q) >= q). Used for stability and N."""
+    N = np.asarray(N, dtype=float)
+    q = tab.chunk(N)
+    t = tab.time(N, 0.0)
+    for _ in range(8):  # a contraction: dt/dk * λE[I]/q < 1 where stable
+        t = tab.time(N, rate * mean_input * t / q)
+    full = tab.time(N, 1.0)
+    return np.where(rate * mean_input * full < q, t, np.inf)
+
+
+def chunked_batch(tab: ChunkTables, p: Prepared, rate: float) -> float:
+    """Decode batch N = λE[D]T(N) (inf when the prompt stream or the slots overflow)."""
+    T = iteration_time(tab, rate, p.mean(p.I), tab.grid)
+    return decode_root(tab.grid, rate * p.mean(p.D) * T) if p.mean(p.D) > 0 else 0.0
+
+
+def token_chain(rng, tab: ChunkTables, p: Prepared, rate: float, N: float, n: int, t0: float):
+    """A path of n consecutive iterations: A_j ~ compound Poisson prompt tokens arrive during
+    iteration j - 1, the backlog follows Lindley's recursion B_j = max(0, B_{j-1} + A_j - q),
+    and iteration j carries K_j = min(q, B_{j-1} + A_j) tokens and lasts t(N, K_j/q). The
+    arrival counts depend on the previous iteration's length: solved by a few vectorized
+    passes over the path with common random numbers. Returns (backlog before each iteration,
+    its length, the tokens that arrived during the one before it). t0: the first guess of
+    the mean iteration length."""
+    q = float(tab.chunk(N))
+    mean_i, var_i = p.mean(p.I), max(p.mean(p.I**2) - p.mean(p.I) ** 2, 1e-9)
+    u, z = rng.random(n), special.ndtri(rng.random(n))
+    gaps = np.full(n, t0)
+    for _ in range(3):
+        k = poisson_quantile(u, rate * np.concatenate(([gaps.mean()], gaps[:-1])))
+        tokens = gamma_quantile(z, k * mean_i**2 / var_i, var_i / mean_i)
+        s = np.cumsum(tokens - q)
+        backlog = s - np.minimum(0.0, np.minimum.accumulate(s))
+        before = np.concatenate(([0.0], backlog[:-1]))
+        gaps = tab.time(np.full(n, N), np.minimum(before + tokens, q) / q)
+    return before, gaps, tokens
+
+
+def poisson_quantile(u: np.ndarray, mean: np.ndarray, terms: int = 32) -> np.ndarray:
+    """Poisson(mean) quantiles at u by inversion of the cdf (vectorized over elements); a
+    normal approximation for means beyond terms/2."""
+    top = float(np.max(mean, initial=0.0))
+    k = np.arange(min(terms, int(top + 6 * math.sqrt(top) + 8)))
+    lam = np.maximum(mean, 1e-300)[:, None]
+    cdf = np.cumsum(np.exp(k * np.log(lam) - lam - special.gammaln(k + 1)), axis=1)
+    small = (cdf < u[:, None]).sum(axis=1).astype(float)
+    big = np.maximum(0.0, np.round(mean + np.sqrt(mean) * special.ndtri(u)))
+    return np.where(mean < terms / 2, small, big)
+
+
+def gamma_quantile(z: np.ndarray, shape: np.ndarray, scale: float) -> np.ndarray:
+    """Gamma quantiles by the Wilson–Hilferty cube-root normal approximation at normal
+    quantiles z (0 where the shape is 0)."""
+    s = np.maximum(shape, 1e-12)
+    c = 1 - 1 / (9 * s) + z * np.sqrt(1 / (9 * s))
+    return np.where(shape > 0, s * scale * np.maximum(c, 0) ** 3, 0.0)
 
 
 def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
-    grid, td, tmix, q = p.memo("chunked_tables", lambda: chunked_tables(engine, p))
+    tab = p.memo("chunked_tables", lambda: chunked_tables(engine, p))
     capacity = p.memo(
         "chunked_capacity",
         lambda: _bisect_capacity(
-            lambda lam: np.isfinite(_chunked_state(engine, p, lam, grid, td, tmix, q)),
-            1.0 / p.mean(p.t_prefill),
+            lambda lam: np.isfinite(chunked_batch(tab, p, lam)), 1.0 / p.mean(p.t_prefill)
         ),
     )
-    N = _chunked_state(engine, p, rate, grid, td, tmix, q)
+    N = chunked_batch(tab, p, rate)
     if rate >= capacity or not np.isfinite(N):
         return Latencies(capacity)
-    t_d, t_mix, q_n = (float(np.interp(N, grid, x)) for x in (td, tmix, q))
-    r = q_n / t_mix
-    rho = rate * p.mean(p.I) / r
-    s = p.I / r
+    cap_n, ed = n_cap(engine, p), p.mean(p.D)
+    path = CHAIN
+    # N = λE[D]·(mean gap of the chain), not of the fluid mean (Jensen): one correction
+    t0 = float(iteration_time(tab, rate, p.mean(p.I), N))
+    side = np.random.default_rng(rng.integers(2**32))
+    _, gaps, _ = token_chain(side, tab, p, rate, N, path, t0)
+    N = min(rate * ed * float(gaps.mean()), cap_n) if ed > 0 else N
+    q, t_full = float(tab.chunk(N)), float(tab.time(N, 1.0))
+    before, gaps, tokens = token_chain(rng, tab, p, rate, N, path, float(gaps.mean()))
+    t_bar = float(gaps.mean())
     idx = rng.choice(p.w.size, n, p=p.w)
-    w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, p.mean(s), p.mean(s**2), p.mean(s**3)))
-    v = np.where(rng.random(n) < (1 - rho) * (1 - math.exp(-N)), rng.uniform(0, t_d, n), 0.0)
-    tpot_mean = rho * t_mix + (1 - rho) * t_d
-    a = slot_wait(rng, n, n_cap(engine, p), N, p.mean(p.D) * tpot_mean)
-    ttft = w + v + a + s[idx] + t_mix / 2
+    # an arrival lands in iteration j with probability proportional to its length (PASTA /
+    # inspection paradox), after a uniform share u of it: it waits the rest, then queues
+    # behind the backlog left by j and the tokens that arrived before it within j
+    burn = path // 10
+    j = burn + rng.choice(path - burn - 1, n, p=gaps[burn:-1] / gaps[burn:-1].sum())
+    u = rng.random(n)
+    busy = rng.random(n) < 1 - math.exp(-N)
+    v = np.where(busy, (1 - u) * gaps[j], 0.0)
+    ahead = before[j + 1] + u * tokens[j + 1]
+    total = ahead + p.I[idx]
+    fill = (np.mod(total - 1, q) + 1 + (1 - u) * tokens[j + 1]) / q
+    own = np.floor((total - 1) / q) * t_full + tab.time(np.full(n, N), np.minimum(fill, 1))
+    a = slot_wait(rng, n, engine, p, N, p.mean(p.D) * t_bar)
+    ttft = v + a + own
     d = p.D[idx]
-    mixed = rng.binomial(d.astype(np.int64), min(rho, 1.0))
-    per_token = np.where(d > 0, t_d + (t_mix - t_d) * mixed / np.maximum(d, 1), np.nan)
-    gaps = np.where(rng.random(n) < rho, t_mix, t_d)
+    per_token = np.where(d > 0, request_tpot(rng, gaps, d, N, tab, t_bar), np.nan)
     return _finish(capacity, N, ttft, per_token, d, gaps)
+
+
+def request_tpot(rng, gaps, d, N, tab: ChunkTables, t_bar) -> np.ndarray:
+    """Per-request TPOT: the mean gap, plus the spread of a mean of D gaps, plus the drift of
+    the decode batch (batch_drift)."""
+    m, sd = gaps.mean(), gaps.std()
+    slope = float((tab.time(N + 1, 0.0) - tab.time(max(N - 1, 1e-3), 0.0)) / 2)
+    noise = sd / np.sqrt(np.maximum(d, 1)) * rng.standard_normal(d.size)
+    return np.maximum(m + noise + batch_drift(rng, N, slope, t_bar, d), 0.2 * m)
 
 
 def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
@@ -272,7 +401,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     transfer = p.I[idx] * engine.kv_bytes_per_token * engine.gpus / bw + lat
     N = decode_root(grid, rate / dr * ed * td) if ed > 0 else 0.0
     t_d = float(np.interp(N, grid, td))
-    a = slot_wait(rng, n, cap_n, N, ed * t_d)
+    a = slot_wait(rng, n, engine, p, N, ed * t_d)
     ttft = w + tp[idx] + transfer + a
     d = p.D[idx]
     per_token = np.where(d > 0, t_d, np.nan)

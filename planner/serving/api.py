@@ -179,10 +179,12 @@ def max_rate_under_slo(
             f"{got * 1e3:.1f} ms > target {slo.targets()[worst] * 1e3:.1f} ms"
         )
         return MaxRate(0.0, False, cap, reason, floor, None)
-    reports: dict[float, ServingReport] = {}
+    reports: dict[float, ServingReport] = {cap * 1e-4: floor}
 
     def excess(rate: float) -> float:
-        r = reports.setdefault(rate, analyze(engine, prep, rate, slo, samples))
+        if rate not in reports:
+            reports[rate] = analyze(engine, prep, rate, slo, samples)
+        r = reports[rate]
         v = math.inf if r.overloaded else slo.violation(r)
         return min(v - 1, 1.0) if math.isfinite(v) else 1.0
 

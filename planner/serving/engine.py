@@ -77,13 +77,15 @@ class Engine:
         """Aggregate rows (perfmodel.compiled.FIELDS order) of steps holding ``n_decode``
         decodes at ``context`` plus one prompt chunk of ``chunk`` tokens after
         ``chunk_context`` cached ones, which ends its prompt with probability
-        ``finish_share``. Windows are averaged over layers as in perfmodel.shape."""
+        ``finish_share``; inputs broadcast and are flattened to one row each. Windows are
+        averaged over layers as in perfmodel.shape."""
         n, ctx, q, cc, fs = np.broadcast_arrays(
             *(
                 np.asarray(x, dtype=float)
                 for x in (n_decode, context, chunk, chunk_context, finish_share)
             )
         )
+        n, ctx, q, cc, fs = (x.ravel() for x in (n, ctx, q, cc, fs))
         dec_pairs, dec_read = layer_mean(self.model, np.ones_like(ctx), ctx)
         pre_pairs, pre_read = layer_mean(self.model, np.maximum(q, 1), cc)
         has = (q > 0).astype(float)

@@ -35,6 +35,16 @@ class Prepared:
         return float(np.dot(self.w, x))
 
     @property
+    def kv_moments(self) -> tuple[float, float]:
+        """E[X], E[X^2] of the KV a running sequence holds (X uniform on [I, I + D] within a
+        request, requests length-biased by D): E[D(I + D/2)]/E[D], E[D(I^2 + ID + D^2/3)]/E[D]."""
+        d = np.maximum(self.D, 1e-9)
+        ed = self.mean(d)
+        x1 = self.mean(d * (self.I + d / 2)) / ed
+        x2 = self.mean(d * (self.I**2 + self.I * d + d**2 / 3)) / ed
+        return x1, x2
+
+    @property
     def decode_context(self) -> float:
         """Time-average context of a decoding sequence: E[D (I + D/2)] / E[D] (length-biased:
         long answers spend longer in the decode batch)."""

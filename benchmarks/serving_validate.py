@@ -1,0 +1,102 @@
+"""Analytic serving model against the iteration-level simulator.
+
+Run:  python benchmarks/serving_validate.py [--requests 20000] [--markdown]
+Grid: 3 models x 2 GPUs x 2 schedulers (continuous, chunked) x loads 30/60/90% of the analytic
+capacity, chat workload. Prints per point the relative error (analytic / simulated - 1) of mean
+and p90 TTFT and TPOT, and a summary against the targets (means within 10%, p90 within 15%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+import perfmodel as pm
+from planner.serving import analyze, engine_for, prepare, simulate
+from planner.workload import Workload
+
+MODELS = [("llama-2-7b", 1), ("mistral-7b", 1), ("qwen2.5-7b", 1)]
+GPUS = ["A100-SXM4-80GB", "L40S"]
+SCHEDULERS = ["continuous", "chunked"]
+LOADS = [0.3, 0.6, 0.9]
+TARGETS = {"mean": 0.10, "p90": 0.15}
+
+
+def point(model, tp, gpu, sched, load, workload, requests, seed):
+    engine = engine_for(model, gpu, pm.Parallelism(tp=tp), sched)
+    prep = prepare(engine, workload)
+    rate = load * analyze(engine, prep, 1e-9).capacity
+    a = analyze(engine, prep, rate)
+    s = simulate(engine, workload, rate, n_requests=requests, seed=seed)
+    row = {
+        "model": model,
+        "gpu": gpu,
+        "scheduler": sched,
+        "load": load,
+        "rate": rate,
+        "sim_overloaded": s.overloaded,
+    }
+    for metric in ("ttft", "tpot"):
+        for stat in ("mean", "p90"):
+            sim, ana = getattr(s, metric).get(stat), getattr(a, metric).get(stat)
+            row[f"{metric}_{stat}_sim_ms"] = sim * 1e3
+            row[f"{metric}_{stat}_err"] = ana / sim - 1
+    return row
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for metric in ("ttft", "tpot"):
+        for stat, target in TARGETS.items():
+            err = frame[f"{metric}_{stat}_err"].abs()
+            rows.append(
+                {
+                    "metric": f"{metric} {stat}",
+                    "target": f"{target:.0%}",
+                    "median |err|": f"{err.median():.1%}",
+                    "max |err|": f"{err.max():.1%}",
+                    "points within": f"{(err <= target).sum()}/{len(err)}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    workload = Workload.bundled("chat")
+    t0 = time.perf_counter()
+    rows = [
+        point(m, tp, g, s, load, workload, args.requests, args.seed)
+        for m, tp in MODELS
+        for g in GPUS
+        for s in SCHEDULERS
+        for load in LOADS
+    ]
+    frame = pd.DataFrame(rows)
+    cols = ["model", "gpu", "scheduler", "load"] + [c for c in frame if c.endswith("_err")]
+    show = frame[cols].copy()
+    for c in cols[4:]:
+        show[c] = show[c].map(lambda x: f"{x:+.1%}")
+    fmt = (
+        (lambda f: f.to_markdown(index=False))
+        if args.markdown
+        else (lambda f: f.to_string(index=False))
+    )
+    print(fmt(show))
+    print()
+    print(fmt(summary(frame)))
+    print(
+        f"\n{len(frame)} points, {args.requests} simulated requests each, "
+        f"{time.perf_counter() - t0:.0f} s; seed {args.seed}; numpy {np.__version__}"
+    )
+
+
+if __name__ == "__main__":
+    main()
