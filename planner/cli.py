@@ -11,7 +11,7 @@ import typer
 
 import hardware_specs
 import perfmodel
-from planner import cli_serve
+from planner import cli_plan, cli_profiling, cli_serve
 from planner.output import Format, console, emit, fail, guarded
 
 app = typer.Typer(
@@ -175,6 +175,8 @@ def table_title(est, phase: Phase) -> str:
 
 
 cli_serve.register(app, guarded)
+cli_profiling.register(app)
+cli_plan.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry

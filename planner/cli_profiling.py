@@ -7,7 +7,6 @@ command measures; without torch those commands print one line:
 
 from __future__ import annotations
 
-import functools
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -16,30 +15,20 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from planner.output import console, fail, guarded, table
+from planner.output import console, guarded, table
 
 DEFAULT_OUT = Path("capplan-profile")
+
+
+class SummaryFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 class ValidateFormat(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
-
-
-def needs_torch(func):
-    """Turn a missing torch into the one-line install hint (exit status 2)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from perfmodel.profiling import TorchMissingError
-
-        try:
-            return func(*args, **kwargs)
-        except TorchMissingError as exc:
-            fail(str(exc))
-
-    return wrapper
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -66,15 +55,17 @@ def profile_cmd(
     threads: Annotated[
         int, typer.Option("--threads", help="CPU threads; 0 = torch's default.")
     ] = 1,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json summary.")] = "table",
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
 ) -> None:
     """Run the microbenchmark suite and write a profile (CSV + provenance YAML)."""
     from perfmodel.profiling import run_suite
 
-    prof = run_suite(quick=quick, device=device, threads=threads or None, progress=fmt == "table")
+    prof = run_suite(
+        quick=quick, device=device, threads=threads or None, progress=fmt is SummaryFormat.table
+    )
     path = prof.save(out)
     summary = prof.summary() | {"path": str(path)}
-    if fmt == "json":
+    if fmt is SummaryFormat.json:
         print(json.dumps(summary, indent=2, default=str))
         return
     rows = [{"field": k, "value": json.dumps(v, default=str) if isinstance(v, dict | list) else v}
@@ -97,6 +88,7 @@ def validate_cmd(
     contexts: Annotated[str, typer.Option(help="Decode context lengths.")] = "128,1024,4096",
     max_prefill_tokens: Annotated[int, typer.Option(help="Skip prefills above this.")] = 1024,
     repeats: Annotated[int, typer.Option(help="Timed repeats per point (median).")] = 3,
+    dtype: Annotated[str | None, typer.Option(help="Decoder dtype (CPU fp32, GPU bf16).")] = None,
 ) -> None:
     """Time the reference decoder and compare with ideal / default / calibrated predictions."""
     from perfmodel.profiling import run_validation
@@ -110,9 +102,8 @@ def validate_cmd(
         max_prefill_tokens=max_prefill_tokens,
     )
     prof = _load_for_validation(profile)
-    result = run_validation(
-        prof, config, grid, repeats=repeats, progress=fmt is ValidateFormat.table
-    )
+    progress = fmt is ValidateFormat.table
+    result = run_validation(prof, config, grid, repeats=repeats, dtype=dtype, progress=progress)
     if html:
         result.write_html(html)
     if fmt is ValidateFormat.json:
@@ -172,6 +163,6 @@ def _print_validation(result) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `profile`, `validate` and `import-profile` to the capplan app."""
-    app.command("profile")(guarded(needs_torch(profile_cmd)))
-    app.command("validate")(guarded(needs_torch(validate_cmd)))
+    app.command("profile")(guarded(profile_cmd))
+    app.command("validate")(guarded(validate_cmd))
     app.command("import-profile")(guarded(import_profile_cmd))

@@ -11,6 +11,7 @@ from enum import StrEnum
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 WIDTH = max(100, shutil.get_terminal_size((160, 24)).columns)
@@ -54,18 +55,19 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None, payload=Non
 
 def fail(message: str) -> None:
     """Print a one-line error on stderr and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
 def guarded(func):
-    """Turn input errors (ValueError subclasses of the packages) into one-line errors."""
+    """Turn input errors (ValueError subclasses of the packages) and a missing optional
+    dependency (ImportError, e.g. torch for profiling) into one-line errors."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (ValueError, KeyError, FileNotFoundError) as exc:
+        except (ValueError, KeyError, FileNotFoundError, ImportError) as exc:
             fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
 
     return wrapper

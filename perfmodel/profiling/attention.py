@@ -1,8 +1,10 @@
-"""Attention cases (the kernels of `kernels.py`, shared with the reference decoder).
+"""Attention cases: `kernels.cached_attention`, the reference decoder's whole ``attn`` op
+(KV-cache write, SDPA, output layout).
 
-prefill: causal SDPA over a fresh prompt of q_len = kv_len tokens, batch b, h query heads,
-h_kv KV heads (GQA ratio h/h_kv); decode: one query token per sequence against a KV cache
-of kv_len tokens. FLOPs and bytes follow `ops.OPS`. Decode KV caches rotate over copies
+prefill: causal attention over a fresh prompt of q_len = kv_len tokens, batch b, h query
+heads, h_kv KV heads (GQA ratio h/h_kv); decode: one query token per sequence against a KV
+cache of kv_len tokens (the new token's k, v written at position kv_len − 1). FLOPs and
+bytes follow `ops.OPS`. Decode KV caches rotate over copies
 (`cases.copies_for`) so each call reads them cold, as a decoder walking its layers does.
 """
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from perfmodel.profiling._torch import ELEMENT_BYTES, require_torch, torch_dtype
 from perfmodel.profiling.cases import Case, Kernel, copies_for, rotation
-from perfmodel.profiling.kernels import attention_decode, attention_prefill
+from perfmodel.profiling.kernels import cached_attention
 
 HeadShape = tuple[int, int, int]  # (heads, kv_heads, head_dim)
 
@@ -73,14 +75,19 @@ def _builder(shape: dict[str, int], dtype: str, prefill: bool, copies: int = 1):
         torch = require_torch()
         dt = torch_dtype(dtype)
         b, h, h_kv, d = shape["batch"], shape["heads"], shape["kv_heads"], shape["head_dim"]
-        q = torch.randn(b, h, shape["q_len"], d, device=device, dtype=dt)
+        s, kv = shape["q_len"], shape["kv_len"]
+        q = torch.randn(b, h, s, d, device=device, dtype=dt)
+        k, v = (
+            torch.randn(b, h_kv, s, d, device=device, dtype=dt),
+            torch.randn(b, h_kv, s, d, device=device, dtype=dt),
+        )
 
-        def kv_pair() -> tuple[Any, Any]:
-            k = torch.randn(b, h_kv, shape["kv_len"], d, device=device, dtype=dt)
-            return k, torch.randn_like(k)
+        def caches() -> tuple[Any, Any]:
+            return (torch.full((b, h_kv, kv, d), 0.01, device=device, dtype=dt),
+                    torch.full((b, h_kv, kv, d), 0.01, device=device, dtype=dt))  # fmt: skip
 
-        kv = rotation(copies, kv_pair, lambda pair: (pair[0].clone(), pair[1].clone()))
-        kernel = attention_prefill if prefill else attention_decode
-        return lambda: kernel(q, *kv())
+        cache = rotation(copies, caches, lambda pair: (pair[0].clone(), pair[1].clone()))
+        pos = kv - s
+        return lambda: cached_attention(q, k, v, *cache(), pos)
 
     return build

@@ -10,9 +10,13 @@ P(t) FLOP/s and memory bandwidth B bytes/s:
 and a query (flops, bytes) gets:
 
 - gemm, attn_prefill, attn_decode: piecewise-linear interpolation of eff over the measured
-  points in (log10 flops, log10 bytes) (Delaunay triangulation, `scipy.interpolate.
-  LinearNDInterpolator`); outside their convex hull the nearest measured point's value (the
-  edge value). If the points do not span two dimensions, the 1-D curve below.
+  points in (log10 intensity, log10 bytes), intensity = flops / bytes (Delaunay
+  triangulation, `scipy.interpolate.LinearNDInterpolator`); outside their convex hull the
+  value at the nearest point of the hull's boundary (the edge value). These coordinates make
+  a GEMM grid (token counts m × weight shapes) nearly rectangular: while m ≪ n, k the bytes are the
+  weight's and the intensity ≈ 2m/e, so a shape's points lie on a line of constant bytes and
+  an unmeasured m between two measured ones interpolates between them. If the points do not
+  span two dimensions, the 1-D curve below.
 - memory, comm: 1-D over log10 bytes. Points are pooled in bins of 1/4 decade, each bin's
   efficiency is Σ roofline / Σ time (the time-weighted mean), then `numpy.interp` between bin
   centres, constant beyond the first/last bin. The memory class pools the decoder's own ops
@@ -115,27 +119,56 @@ def make_curve(op_class: str, rows: pd.DataFrame) -> Curve:
 
 
 def plane_curve(flops: np.ndarray, nbytes: np.ndarray, eff: np.ndarray) -> Curve | None:
-    """Linear interpolation over (log10 flops, log10 bytes), nearest value outside the hull;
-    None when the points do not span a plane (fewer than 3 or collinear)."""
+    """Linear interpolation over (log10 flops/bytes, log10 bytes); outside the convex hull the
+    interpolated value at the nearest boundary point; None when the points do not span a
+    plane (fewer than 3 or collinear)."""
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
-    from scipy.spatial import QhullError
+    from scipy.spatial import ConvexHull, QhullError
 
-    pts = np.column_stack([np.log10(np.maximum(flops, 1.0)), np.log10(np.maximum(nbytes, 1.0))])
-    pts, eff = _mean_duplicates(pts, eff)
+    pts, eff = _mean_duplicates(plane_coords(flops, nbytes), eff)
     if len(pts) < 3 or np.linalg.matrix_rank(pts - pts.mean(axis=0), tol=1e-6) < 2:
         return None
     try:
         linear = LinearNDInterpolator(pts, eff)
+        edges = pts[ConvexHull(pts).simplices]
     except QhullError:
         return None
     nearest = NearestNDInterpolator(pts, eff)
+    centre = pts.mean(axis=0)
 
     def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
-        q = np.column_stack([np.log10(np.maximum(f, 1.0)), np.log10(np.maximum(b, 1.0))])
-        inside = linear(q)
-        return np.where(np.isfinite(inside), inside, nearest(q))
+        q = plane_coords(f, b)
+        value = linear(q)
+        out = ~np.isfinite(value)
+        if out.any():
+            edge = project_to_edges(q[out], edges)
+            edge += (centre - edge) * 1e-9  # a hair inside, so the triangulation covers it
+            held = linear(edge)
+            value[out] = np.where(np.isfinite(held), held, nearest(q[out]))
+        return value
 
     return curve
+
+
+def project_to_edges(q: np.ndarray, edges: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Nearest point to each query q (n, 2) on the segments ``edges`` (E, 2, 2):
+    p = a + clip(((q − a)·(b − a)) / |b − a|², 0, 1)·(b − a), minimised over segments."""
+    a, ab = edges[:, 0], edges[:, 1] - edges[:, 0]
+    length2 = np.maximum((ab * ab).sum(axis=1), 1e-300)
+    out = np.empty_like(q)
+    for start in range(0, len(q), chunk):
+        block = q[start : start + chunk, None, :]
+        t = np.clip(((block - a) * ab).sum(axis=2) / length2, 0.0, 1.0)
+        points = a + t[..., None] * ab
+        best = ((block - points) ** 2).sum(axis=2).argmin(axis=1)
+        out[start : start + chunk] = points[np.arange(len(best)), best]
+    return out
+
+
+def plane_coords(flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """(log10 arithmetic intensity, log10 bytes) of each kernel, shape (n, 2)."""
+    nbytes = np.maximum(nbytes, 1.0)
+    return np.column_stack([np.log10(np.maximum(flops, 1.0) / nbytes), np.log10(nbytes)])
 
 
 def binned_curve(x: np.ndarray, eff: np.ndarray, time_s: np.ndarray) -> Curve:

@@ -50,7 +50,7 @@ def copies_for(operand_bytes: float, cold_bytes: float) -> int:
 
     Weights (and KV caches) of a real model stream from DRAM/HBM, not from the cache that a
     kernel repeated on the same buffers would hit: rotating over c = ceil(cold_bytes / size)
-    copies (cold_bytes ≈ 2× last-level cache) makes each call read cold operands.
+    copies (cold_bytes = 4× the last-level cache) makes each call read cold operands.
     """
     if operand_bytes <= 0 or cold_bytes <= operand_bytes:
         return 1

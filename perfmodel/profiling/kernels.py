@@ -59,6 +59,28 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
 
 
+def rope_qk(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor]:
+    """RoPE on the query and key heads of one layer (perfmodel's ``rope`` op)."""
+    return apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+
+
+def cached_attention(
+    q: Tensor, k: Tensor, v: Tensor, k_cache: Tensor, v_cache: Tensor, pos: int
+) -> Tensor:
+    """perfmodel's ``attn`` op of one layer: write the new k, v at positions pos … pos+s−1 of
+    the cache, attend over the cache's first pos+s positions (causal prefill when s > 1, a
+    decode token when s = 1) and return the output as (b, s, h·d) for o_proj.
+
+    q: (b, h, s, d); k, v: (b, h_kv, s, d); caches: (b, h_kv, ≥ pos+s, d).
+    """
+    b, h, s, d = q.shape
+    k_cache[:, :, pos : pos + s] = k
+    v_cache[:, :, pos : pos + s] = v
+    keys, values = k_cache[:, :, : pos + s], v_cache[:, :, : pos + s]
+    out = attention_prefill(q, keys, values) if s > 1 else attention_decode(q, keys, values)
+    return out.transpose(1, 2).reshape(b, s, h * d)
+
+
 def attention_prefill(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """Causal attention over a fresh prompt with GQA.
 

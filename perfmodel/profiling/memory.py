@@ -11,7 +11,7 @@ from typing import Any
 
 from perfmodel.profiling._torch import require_torch, torch_dtype
 from perfmodel.profiling.cases import Case, Kernel
-from perfmodel.profiling.kernels import add_rms_norm, apply_rope, rope_tables, silu_mul
+from perfmodel.profiling.kernels import add_rms_norm, rope_qk, rope_tables, silu_mul
 
 MEMORY_OPS = ("copy", "triad", "add_rmsnorm", "silu_mul", "rope")
 
@@ -23,11 +23,12 @@ def memory_cases(
     cases = []
     for dtype in dtypes:
         for numel in sizes:
-            rows = max(1, numel // hidden)
-            n = rows * hidden
+            width = min(hidden, numel)
+            rows = max(1, numel // width)
+            n = rows * width
             for op in MEMORY_OPS:
-                shape = {"numel": n, "n": hidden} if op == "add_rmsnorm" else {"numel": n}
-                cases.append(Case(op, dtype, shape, _builder(op, rows, hidden, head_dim, dtype)))
+                shape = {"numel": n, "n": width} if op == "add_rmsnorm" else {"numel": n}
+                cases.append(Case(op, dtype, shape, _builder(op, rows, width, head_dim, dtype)))
     return cases
 
 
@@ -48,9 +49,13 @@ def _builder(op: str, rows: int, hidden: int, head_dim: int, dtype: str):
         if op == "add_rmsnorm":
             residual, w = torch.randn_like(x), torch.ones(hidden, device=device, dtype=dt)
             return lambda: add_rms_norm(x, residual, w)
-        heads = hidden // head_dim
-        xh = x.view(1, rows, heads, head_dim).transpose(1, 2)
-        cos, sin = rope_tables(torch.arange(rows, device=device), head_dim, 10000.0, dt)
-        return lambda: apply_rope(xh, cos, sin)
+        # RoPE on q and k with a 3:1 GQA split of the row (query heads : KV heads)
+        hd = min(head_dim, hidden)
+        heads = max(1, hidden // hd)
+        kv_heads = max(1, heads // 4)
+        xh = x.view(1, rows, heads, hd).transpose(1, 2)
+        q, k = xh[:, : heads - kv_heads], xh[:, heads - kv_heads :]
+        cos, sin = rope_tables(torch.arange(rows, device=device), hd, 10000.0, dt)
+        return lambda: rope_qk(q, k, cos, sin)
 
     return build

@@ -68,11 +68,17 @@ class Profile:
     ] = {}  # launch overhead is inside the measured times
 
     def __init__(
-        self, table: pd.DataFrame, provenance: Provenance, source: str = "profile"
+        self,
+        table: pd.DataFrame,
+        provenance: Provenance,
+        source: str = "profile",
+        reference: Any = None,
     ) -> None:
+        """Validate ``table`` against ``provenance``; ``reference`` (an Accelerator) fixes the
+        roofline the efficiencies are relative to (default: see `reference`)."""
         self.provenance = provenance
         self.table = validate_table(table, provenance, source)
-        self._reference = None
+        self._reference = reference
 
     # ---- calibration protocol ---------------------------------------------------------------
     @property
@@ -117,9 +123,7 @@ class Profile:
         """This profile with efficiencies relative to ``accelerator``'s peaks (e.g. a datasheet
         entry of the same device), so estimate_step(hardware=accelerator) reproduces the
         measured times."""
-        other = Profile.__new__(Profile)
-        other.provenance, other.table, other._reference = self.provenance, self.table, accelerator
-        return other
+        return Profile(self.table, self.provenance, reference=accelerator)
 
     def to_accelerator(self):
         """The measured machine as a `hardware_specs.Accelerator` (see `accelerator`)."""
@@ -163,7 +167,7 @@ class Profile:
         """Write ``profile.csv`` and ``provenance.yaml`` into ``directory`` (created)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(directory / PROFILE_CSV, index=False, float_format="%.6g")
+        self.table.to_csv(directory / PROFILE_CSV, index=False, float_format="%.10g")
         text = yaml.safe_dump(self.provenance.model_dump(mode="json"), sort_keys=False)
         (directory / PROVENANCE_YAML).write_text(text)
         return directory

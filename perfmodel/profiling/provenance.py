@@ -127,13 +127,19 @@ def _cuda_provenance(torch: Any, device: Any, common: dict[str, Any]) -> Provena
 
 
 def catalog_name_for(device: str) -> str:
-    """hardware_specs name whose aliases match ``device``, else a slug of the device string."""
-    try:
-        import hardware_specs
+    """hardware_specs name matching ``device`` (torch's device name, e.g. "NVIDIA H100 80GB
+    HBM3"): tried as is, without the vendor word, then its first model word ("H100"); else a
+    slug of the device string."""
+    import hardware_specs
 
-        return hardware_specs.get(device).name
-    except Exception:
-        return slugify(device)
+    words = device.split()
+    bare = words[1:] if words and words[0].upper() in ("NVIDIA", "AMD", "INTEL") else words
+    for candidate in (device, " ".join(bare), bare[0] if bare else ""):
+        try:
+            return hardware_specs.get(candidate).name
+        except Exception:
+            continue
+    return slugify(device)
 
 
 def _nvidia_driver() -> str | None:

@@ -24,14 +24,15 @@ def validation_configs() -> list[Path]:
     return sorted(CONFIG_DIR.glob("validate-*.json"))
 
 
-def load_specs(models: list[str] | None) -> list:
+def load_specs(models: list[str] | None, include_validation: bool = True) -> list:
     """ModelSpecs of bundled model names (None: all bundled) plus the validation configs."""
     from perfmodel import ModelSpec, get_model, list_models
 
     names = list_models() if models is None else models
-    return [get_model(n) for n in names] + [
-        ModelSpec.from_hf_config(p) for p in validation_configs()
-    ]
+    extra = (
+        [ModelSpec.from_hf_config(p) for p in validation_configs()] if include_validation else []
+    )
+    return [get_model(n) for n in names] + extra
 
 
 def projection_shapes(spec, tp: int = 1) -> list[NK]:

@@ -22,8 +22,6 @@ from perfmodel.profiling.profile import Profile
 from perfmodel.profiling.provenance import collect
 from perfmodel.profiling.timing import FULL_POLICY, QUICK_POLICY, TimingPolicy, timing_method
 
-GENERIC_HEADS: list[shapes.HeadShape] = [(32, 8, 128)]
-
 
 @dataclass(frozen=True)
 class SuitePlan:
@@ -34,6 +32,7 @@ class SuitePlan:
     attn_dtypes: list[str]
     models: list[str] | None  # bundled model names; None = all bundled
     tps: tuple[int, ...]
+    attn_tps: tuple[int, ...]
     gemm_tokens: list[int]
     gemm_square: list[int]
     max_gemm_flops: float
@@ -48,6 +47,8 @@ class SuitePlan:
     comm_sizes: list[int]
     policy: TimingPolicy
     notes: list[str] = field(default_factory=list)
+    include_validation: bool = True  # the shapes of configs/validate-*.json
+    generic_heads: tuple[shapes.HeadShape, ...] = ((32, 8, 128),)
 
     @classmethod
     def for_device(cls, device_type: str, quick: bool, fp8: bool = False) -> SuitePlan:
@@ -61,28 +62,25 @@ def _cpu_plan(quick: bool) -> SuitePlan:
     notes = ["fp16 skipped on CPU: torch has no fast fp16 CPU kernels (~1 GFLOP/s)"]
     if quick:
         notes.append("quick CPU plan: fp32 only (bf16 in the full plan)")
-    tokens = (
-        [1, 4, 16, 64, 256, 1024, 2048]
-        if quick
-        else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-    )
+    tokens = [1, 2, 4, 8, 16, 32, 64, 256, 1024, 2048] if quick else [1, 4, 16, 64, 256, 1024, 4096]
     return SuitePlan(
         quick=quick,
         dtypes=["fp32"] if quick else ["fp32", "bf16"],
         attn_dtypes=["fp32"] if quick else ["fp32", "bf16"],
         models=["qwen2.5-0.5b"] if quick else None,
         tps=(1,) if quick else shapes.TP_DEGREES,
+        attn_tps=(1,),
         gemm_tokens=tokens,
         gemm_square=[256, 1024, 4096],
-        max_gemm_flops=2e10 if quick else 1e11,
-        max_gemm_bytes=2.6e8 if quick else 1.1e9,
-        prefill_seq=[64, 128, 256, 512, 1024] if quick else [64, 128, 256, 512, 1024, 2048, 4096],
+        max_gemm_flops=2e10,
+        max_gemm_bytes=2.6e8 if quick else 5e8,
+        prefill_seq=[64, 128, 256, 512, 1024] if quick else [64, 256, 1024, 2048],
         prefill_batch=[1, 4] if quick else [1, 2, 4, 8],
-        max_attn_flops=2e10 if quick else 1e11,
+        max_attn_flops=2e10,
         decode_kv=[128, 512, 2048, 8192] if quick else [64, 256, 1024, 4096, 16384],
         decode_batch=[1, 4, 16, 64] if quick else [1, 2, 4, 8, 16, 32, 64, 128],
         max_kv_bytes=3e8 if quick else 1.1e9,
-        memory_sizes=[4**i for i in range(6, 13)] if quick else [2**i for i in range(12, 26)],
+        memory_sizes=[4**i for i in range(5, 13)] if quick else [2**i for i in range(10, 26)],
         comm_sizes=[],
         policy=QUICK_POLICY if quick else FULL_POLICY,
         notes=notes,
@@ -91,26 +89,27 @@ def _cpu_plan(quick: bool) -> SuitePlan:
 
 def _cuda_plan(quick: bool, fp8: bool) -> SuitePlan:
     dtypes = ["bf16", "fp16", "fp32"] + (["fp8"] if fp8 else [])
-    fast = TimingPolicy(warmup=3, min_repeats=5, max_repeats=100, target_s=0.03 if quick else 0.05)
+    fast = TimingPolicy(warmup=3, min_repeats=5, max_repeats=100, target_s=0.03)
     return SuitePlan(
         quick=quick,
         dtypes=dtypes,
         attn_dtypes=["bf16"] if quick else ["bf16", "fp16"],
         models=["llama-3.1-8b", "qwen2.5-0.5b"] if quick else None,
         tps=(1,) if quick else shapes.TP_DEGREES,
+        attn_tps=(1,) if quick else shapes.TP_DEGREES,
         gemm_tokens=[1, 8, 64, 512, 4096]
         if quick
-        else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+        else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384],
         gemm_square=[1024, 4096, 8192],
         max_gemm_flops=1e13,
         max_gemm_bytes=8e9,
-        prefill_seq=[256, 1024, 4096] if quick else [128, 256, 512, 1024, 2048, 4096, 8192, 16384],
-        prefill_batch=[1, 8] if quick else [1, 2, 4, 8, 16],
+        prefill_seq=[256, 1024, 4096] if quick else [128, 512, 1024, 2048, 4096, 8192, 16384],
+        prefill_batch=[1, 8] if quick else [1, 4, 16],
         max_attn_flops=1e13,
         decode_kv=[256, 2048, 16384]
         if quick
         else [128, 512, 1024, 2048, 4096, 8192, 16384, 32768, 131072],
-        decode_batch=[1, 16, 128] if quick else [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+        decode_batch=[1, 16, 128] if quick else [1, 4, 16, 64, 256],
         max_kv_bytes=8e9,
         memory_sizes=[2**i for i in range(16, 31, 2 if quick else 1)],
         comm_sizes=[2**i for i in range(10, 29, 3 if quick else 1)],
@@ -121,10 +120,11 @@ def _cuda_plan(quick: bool, fp8: bool) -> SuitePlan:
 
 def plan_cases(plan: SuitePlan, cold_bytes: float = 0.0) -> tuple[list[Case], list[str]]:
     """The deduplicated case list of ``plan`` and notes on what the caps skipped."""
-    specs = shapes.load_specs(plan.models)
-    model_nk, model_heads = shapes.model_shapes(specs, plan.tps)
+    specs = shapes.load_specs(plan.models, plan.include_validation)
+    model_nk, _ = shapes.model_shapes(specs, plan.tps)
+    _, model_heads = shapes.model_shapes(specs, plan.attn_tps)
     nk = [(s, s) for s in plan.gemm_square] + model_nk
-    heads = model_heads + GENERIC_HEADS
+    heads = model_heads + list(plan.generic_heads)
     gemms, skipped = gemm.gemm_cases(
         plan.gemm_tokens, nk, plan.dtypes, plan.max_gemm_flops, plan.max_gemm_bytes, cold_bytes
     )
@@ -158,7 +158,7 @@ def run_suite(
         torch.set_num_threads(threads)
     plan = plan or SuitePlan.for_device(dev.type, quick, fp8=fp8_supported(dev))
     prov = collect(dev, timing_method(dev), quick=plan.quick)
-    cold = 2.0 * (_cache_bytes(torch, dev) or prov.last_level_cache_bytes or 32 * 2**20)
+    cold = 4.0 * (_cache_bytes(torch, dev) or prov.last_level_cache_bytes or 32 * 2**20)
     cases, notes = plan_cases(plan, cold)
     rows = _time_cases(cases, dev, plan.policy, progress)
     rows += _collectives(dev, plan, notes)

@@ -1,6 +1,11 @@
 """Kernel timing: warm-up, then the median of repeats.
 
-CPU: wall time of each call with `time.perf_counter` (torch CPU ops are synchronous).
+CPU: wall time of each call with `time.perf_counter` (torch CPU ops are synchronous). With one
+intra-op thread the calling thread does all the work, so its CPU time (`time.thread_time`)
+is also read: a sample whose wall time exceeds ``PREEMPTED`` × its CPU time was descheduled by
+a neighbouring process, and the thread's CPU time (what the call took while it held the core)
+replaces it. So the median on a shared machine reflects the kernel, not the neighbours. With
+several threads no such correction is possible: profile on an idle machine.
 CUDA: a pair of CUDA events around each call, then `torch.cuda.synchronize()`; the event
 interval excludes the host launch latency between calls.
 """
@@ -38,6 +43,10 @@ class TimingPolicy:
         return max(self.min_repeats, min(self.max_repeats, wanted))
 
 
+PREEMPTED = 1.25
+#: Sub-100 µs samples are too short for the CPU-time check (thread_time resolution).
+MIN_CHECKED_S = 1e-4
+
 QUICK_POLICY = TimingPolicy(warmup=1, min_repeats=3, max_repeats=15, target_s=0.05)
 FULL_POLICY = TimingPolicy(warmup=3, min_repeats=5, max_repeats=100, target_s=0.3)
 
@@ -56,7 +65,8 @@ def timing_method(device: Any) -> str:
     """Human-readable description of how `time_kernel` times on ``device``."""
     if getattr(device, "type", str(device)) == "cuda":
         return "median of repeats; CUDA events + torch.cuda.synchronize()"
-    return "median of repeats; time.perf_counter wall time"
+    guard = f"; 1 thread: a sample with wall > {PREEMPTED} x thread CPU time uses the CPU time"
+    return "median of repeats; time.perf_counter wall time" + guard
 
 
 def time_kernel(fn: Callable[[], Any], device: Any, policy: TimingPolicy = QUICK_POLICY) -> Timing:
@@ -76,9 +86,17 @@ def time_kernel(fn: Callable[[], Any], device: Any, policy: TimingPolicy = QUICK
 
 
 def _cpu_timer(fn: Callable[[], Any], device: Any) -> float:
-    start = time.perf_counter()
+    """Wall time of one call; the thread's CPU time if a single-threaded call was descheduled."""
+    cpu0, start = time.thread_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.thread_time() - cpu0
+    if wall > MIN_CHECKED_S and wall > PREEMPTED * cpu and _single_threaded():
+        return cpu
+    return wall
+
+
+def _single_threaded() -> bool:
+    return require_torch().get_num_threads() == 1
 
 
 def _cuda_timer(fn: Callable[[], Any], device: Any) -> float:

@@ -17,7 +17,7 @@ from planner.mix.errors import PlanSpecError, SolverError
 from planner.mix.formulation import MixModel, Solution
 from planner.mix.melange import MelangeCapacity, plan_from_melange, read_melange
 from planner.mix.pools import Pool
-from planner.mix.problem import Problem, build_problem, problem_from_arrays
+from planner.mix.problem import Problem, build_problem, make_provider, problem_from_arrays
 from planner.mix.result import (
     Allocation,
     Baseline,
@@ -59,6 +59,7 @@ __all__ = [
     "cost_vs_rate",
     "cost_vs_slo",
     "load_plan",
+    "make_provider",
     "plan",
     "plan_from_melange",
     "problem_from_arrays",

@@ -4,7 +4,9 @@ single-type baselines, balance the routing, and explain infeasibility."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +14,13 @@ import numpy as np
 
 from planner.mix.capacity import CapacityProvider
 from planner.mix.diagnose import bucket_issues, constraint_issues
-from planner.mix.formulation import MixModel, Solution
+from planner.mix.formulation import Solution
 from planner.mix.problem import Problem, build_problem, make_provider
 from planner.mix.result import (
     Allocation,
     Baseline,
     Exclusion,
+    Issue,
     ModelSummary,
     PoolAllocation,
     Route,
@@ -25,6 +28,7 @@ from planner.mix.result import (
 )
 from planner.mix.routing import balance, utilization
 from planner.mix.slices import SliceModel
+from planner.mix.solve import MixSolver
 from planner.mix.spec import PlanSpec, load_plan, validate_plan
 
 PlanLike = PlanSpec | str | Path | dict
@@ -63,7 +67,7 @@ def solve_problem(
     problem: Problem,
     provider: CapacityProvider | None = None,
     solver: str = "auto",
-    mip_gap: float = 1e-6,
+    mip_gap: float = 1e-3,
     time_limit_s: float = 60.0,
     compare_single_type: bool = True,
     slice_factors: Iterable[int] = (),
@@ -71,7 +75,7 @@ def solve_problem(
 ) -> Allocation:
     """Solve ``problem`` (built once) and assemble the :class:`Allocation`."""
     opts: dict[str, Any] = {"solver": solver, "mip_gap": mip_gap, "time_limit_s": time_limit_s}
-    model = MixModel(problem, **opts)
+    model = MixSolver(problem, **opts)
     common = _common(problem, provider)
     if model.unroutable:
         issues = bucket_issues(problem, model.unroutable, provider)
@@ -79,13 +83,27 @@ def solve_problem(
     sol = model.solve()
     slices = tuple(_slice_result(problem, s, opts) for s in slice_factors)
     if not sol.feasible:
-        issues = constraint_issues(problem, **opts)
-        return Allocation(problem.name, False, sol.status, None, issues=tuple(issues),
-                          slices=slices, solver=sol.solver, solve_time_s=sol.solve_time_s,
-                          **common)  # fmt: skip
-    flows = [_balanced(problem, sol, m) if balance_routing else sol.flows[m]
-             for m in range(len(problem.demands))]  # fmt: skip
-    baselines = _baselines(problem, model) if compare_single_type else ()
+        issues = (
+            [_time_limit_issue(time_limit_s)]
+            if sol.status == "not_solved"
+            else constraint_issues(problem, **opts)
+        )
+        return Allocation(
+            problem.name,
+            False,
+            sol.status,
+            None,
+            issues=tuple(issues),
+            slices=slices,
+            solver=sol.solver,
+            solve_time_s=sol.solve_time_s,
+            **common,
+        )
+    flows = [
+        _balanced(problem, sol, m) if balance_routing else sol.flows[m]
+        for m in range(len(problem.demands))
+    ]
+    baselines = _baselines(problem, opts) if compare_single_type else ()
     return Allocation(
         problem.name,
         True,
@@ -98,6 +116,15 @@ def solve_problem(
         solver=sol.solver,
         solve_time_s=sol.solve_time_s,
         **common,
+    )
+
+
+def _time_limit_issue(time_limit_s: float) -> Issue:
+    """The solver stopped before it found any plan."""
+    return Issue(
+        "solver",
+        f"the MILP solver stopped at the time limit ({time_limit_s:g} s) before finding a plan",
+        "raise time_limit_s or mip_gap, or use fewer buckets or pools",
     )
 
 
@@ -115,8 +142,14 @@ def _summary(d) -> ModelSummary:
     """Offered and planned rate, SLO text and tokens/s of one model."""
     per_req = float(np.sum(d.buckets.prob * (d.buckets.input_tokens + d.buckets.output_tokens)))
     tps = d.rate_rps * per_req if math.isfinite(per_req) else None
-    return ModelSummary(d.name, d.rate_rps, d.planned_rate, len(d.buckets),
-                        None if d.slo is None else d.slo.describe(), tps)  # fmt: skip
+    return ModelSummary(
+        d.name,
+        d.rate_rps,
+        d.planned_rate,
+        len(d.buckets),
+        None if d.slo is None else d.slo.describe(),
+        tps,
+    )
 
 
 def _exclusions(problem: Problem) -> list[Exclusion]:
@@ -147,11 +180,22 @@ def _pools(problem: Problem, sol: Solution, flows, provider) -> tuple[PoolAlloca
                 continue
             rate = float(flows[m][:, p].sum())
             lat = _predict(provider, d, pool, flows[m][:, p], n)
-            rows.append(PoolAllocation(
-                d.name, pool.name, pool.gpu, pool.tp, pool.pp, n, n * pool.gpus,
-                n * pool.usd_per_hour, rate, float(min(util[p], 1.0)),
-                lat.get("ttft_s"), lat.get("tpot_s"),
-            ))  # fmt: skip
+            rows.append(
+                PoolAllocation(
+                    d.name,
+                    pool.name,
+                    pool.gpu,
+                    pool.tp,
+                    pool.pp,
+                    n,
+                    n * pool.gpus,
+                    n * pool.usd_per_hour,
+                    rate,
+                    float(min(util[p], 1.0)),
+                    lat.get("ttft_s"),
+                    lat.get("tpot_s"),
+                )
+            )
     return tuple(rows)
 
 
@@ -170,22 +214,35 @@ def _routes(problem: Problem, flows) -> tuple[Route, ...]:
         rates = d.bucket_rates
         for b in np.flatnonzero(rates > 0):
             for p in np.flatnonzero(flows[m][b] > 1e-12 * rates[b]):
-                out.append(Route(d.name, d.buckets.labels[b], float(d.buckets.input_tokens[b]),
-                                 float(d.buckets.output_tokens[b]), float(rates[b]),
-                                 problem.pools[p].name, float(flows[m][b, p] / rates[b])))  # fmt: skip
+                out.append(
+                    Route(
+                        d.name,
+                        d.buckets.labels[b],
+                        float(d.buckets.input_tokens[b]),
+                        float(d.buckets.output_tokens[b]),
+                        float(rates[b]),
+                        problem.pools[p].name,
+                        float(flows[m][b, p] / rates[b]),
+                    )
+                )
     return tuple(out)
 
 
-def _baselines(problem: Problem, model: MixModel) -> tuple[Baseline, ...]:
-    """The cheapest plan of each GPU type alone (re-solving the built model)."""
-    out = []
-    for g in problem.gpu_types:
-        sol = model.solve([g])
-        if sol.feasible:
-            out.append(Baseline(g, True, sol.cost, sol.gpus_by_type(problem).get(g, 0)))
-        else:
-            out.append(Baseline(g, False, None, 0, _single_reason(problem, g)))
-    return tuple(out)
+def _baselines(problem: Problem, opts: dict[str, Any]) -> tuple[Baseline, ...]:
+    """The cheapest plan of each GPU type alone (its pools only; K does not bind), one MILP
+    per type, run concurrently (each solver call is a subprocess)."""
+    workers = max(1, min(len(problem.gpu_types), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return tuple(pool.map(lambda g: _baseline(problem, g, opts), problem.gpu_types))
+
+
+def _baseline(problem: Problem, gpu: str, opts: dict[str, Any]) -> Baseline:
+    """The cheapest plan of GPU type ``gpu`` alone."""
+    sub = problem.only([gpu])
+    sol = MixSolver(sub, **opts).solve()
+    if sol.feasible:
+        return Baseline(gpu, True, sol.cost, sol.gpus_by_type(sub).get(gpu, 0))
+    return Baseline(gpu, False, None, 0, _single_reason(problem, gpu))
 
 
 def _single_reason(problem: Problem, gpu: str) -> str:

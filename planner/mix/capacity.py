@@ -120,8 +120,12 @@ class TableCapacity:
         """Exact (input, output) match, else the best measured shape at least as large in
         both (a conservative bound when capacity falls with request size)."""
         f = self.frame
-        rows = f[(f.gpu == pool.gpu) & (f.tp == pool.tp) & (f.pp == pool.pp)
-                 & ((f.model == "") | (f.model == model))]  # fmt: skip
+        rows = f[
+            (f.gpu == pool.gpu)
+            & (f.tp == pool.tp)
+            & (f.pp == pool.pp)
+            & ((f.model == "") | (f.model == model))
+        ]
         if rows.empty:
             reason = f"{pool.name} is not in the capacity table {self.source}"
             return PoolCapacity(np.zeros(len(buckets)), (reason,) * len(buckets))
@@ -162,8 +166,9 @@ class TableCapacity:
             elif larger[k] > 0:
                 rates[k] = larger[k]
             else:
-                why = (f"no measured shape >= ({a[k, 0]:g}, {b[k, 0]:g}) tokens in the capacity "
-                       "table")  # fmt: skip
+                why = (
+                    f"no measured shape >= ({a[k, 0]:g}, {b[k, 0]:g}) tokens in the capacity table"
+                )
             reasons.append(why)
         return PoolCapacity(rates, tuple(reasons))
 
@@ -184,7 +189,8 @@ def normalize_table(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for col, default in (("tp", 1), ("pp", 1)):
         f[col] = f[col].fillna(default).astype(int) if col in f else default
     f["model"] = f["model"].fillna("").astype(str).str.strip() if "model" in f else ""
-    f["gpu"] = [canonical_gpu(g) for g in f["gpu"]]
+    names = {g: canonical_gpu(g) for g in f["gpu"].unique()}
+    f["gpu"] = f["gpu"].map(names)
     for col in ("input_tokens", "output_tokens", "max_rate_rps", *SLO_COLUMNS):
         if col in f:
             f[col] = pd.to_numeric(f[col], errors="coerce")
@@ -198,8 +204,8 @@ def _check_values(f: pd.DataFrame, source: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise PlanSpecError(
-            f"{source}: row {row + 2}, column 'max_rate_rps': {f.max_rate_rps.iloc[row]!r} is not a "
-            "rate; use a number >= 0 (req/s; 0 marks the pool ineligible for that bucket)"
+            f"{source}: row {row + 2}, column 'max_rate_rps': {f.max_rate_rps.iloc[row]!r} is not "
+            "a rate; use a number >= 0 (req/s; 0 marks the pool ineligible for that bucket)"
         )
     for col in ("input_tokens", "output_tokens"):
         bad = f[col].isna() | (f[col] <= 0)

@@ -21,9 +21,10 @@ import numpy as np
 import pulp
 
 from planner.mix.capacity import CapacityProvider
-from planner.mix.formulation import MixModel
+from planner.mix.formulation import MixModel, new_var
 from planner.mix.problem import ModelDemand, Problem
 from planner.mix.result import Issue
+from planner.mix.solve import MixSolver
 from planner.mix.traffic import Buckets
 
 MAX_SLO_SCALE = 64.0
@@ -43,8 +44,10 @@ def bucket_issues(
             f"{pool.name}: {d.capacity.reasons.get((b, p), 'capacity 0')}"
             for p, pool in enumerate(problem.pools)
         )
-        msg = (f"model {d.name!r}, bucket {label} ({d.bucket_rates[b]:.4g} req/s) has no pool "
-               f"meeting the SLO: {why}")  # fmt: skip
+        msg = (
+            f"model {d.name!r}, bucket {label} ({d.bucket_rates[b]:.4g} req/s) has no pool "
+            f"meeting the SLO: {why}"
+        )
         issues.append(Issue("bucket", msg, slo_suggestion(problem, d, b, provider), d.name, label))
     return issues
 
@@ -61,8 +64,10 @@ def slo_suggestion(
             f"no SLO up to {MAX_SLO_SCALE:g}x looser helps (the pools are ineligible for "
             "other reasons); add a GPU type or a larger replica configuration"
         )
-    return (f"feasible if the SLO were loosened x{scale:.3g} to {d.slo.scaled(scale).describe()}, "
-            "or add a faster GPU type")  # fmt: skip
+    return (
+        f"feasible if the SLO were loosened x{scale:.3g} to {d.slo.scaled(scale).describe()}, "
+        "or add a faster GPU type"
+    )
 
 
 def loosening_needed(
@@ -71,9 +76,13 @@ def loosening_needed(
     """Least s in (1, 64] such that some pool has capacity for bucket b at SLO x s, to ``rel``
     (geometric bisection); None when even 64x does not help."""
     assert d.slo is not None
-    one = Buckets(d.buckets.labels[b : b + 1], d.buckets.input_tokens[b : b + 1],
-                  d.buckets.output_tokens[b : b + 1], np.ones(1),
-                  None if d.buckets.grid_index is None else d.buckets.grid_index[b : b + 1])  # fmt: skip
+    one = Buckets(
+        d.buckets.labels[b : b + 1],
+        d.buckets.input_tokens[b : b + 1],
+        d.buckets.output_tokens[b : b + 1],
+        np.ones(1),
+        None if d.buckets.grid_index is None else d.buckets.grid_index[b : b + 1],
+    )
 
     def serves(scale: float) -> bool:
         slo = d.slo.scaled(scale)  # type: ignore[union-attr]
@@ -91,7 +100,7 @@ def loosening_needed(
 def constraint_issues(problem: Problem, **solver_options) -> list[Issue]:
     """Issues of a problem whose buckets are all servable but which has no feasible plan."""
     no_k = replace(problem, max_gpu_types=None)
-    if problem.max_gpu_types is not None and MixModel(no_k, **solver_options).solve().feasible:
+    if problem.max_gpu_types is not None and MixSolver(no_k, **solver_options).solve().feasible:
         return [types_issue(problem, **solver_options)]
     return cap_issues(no_k, **solver_options)
 
@@ -116,19 +125,23 @@ def cap_issues(problem: Problem, **solver_options) -> list[Issue]:
     model = MixModel(problem, **solver_options)
     slack = {}
     for g, row in model.type_rows.items():
-        s = pulp.LpVariable(f"slack_{len(slack)}", lowBound=0, cat=pulp.LpInteger)
+        s = new_var(model.lp, f"slack_{len(slack)}", cat=pulp.LpInteger)
         row.expr[s] = -1.0
         slack[g] = s
     model.lp.setObjective(pulp.LpAffineExpression([(s, 1.0) for s in slack.values()]))
     model.lp.solve(model.solver)
     raises = {g: round(s.varValue or 0) for g, s in slack.items() if (s.varValue or 0) > 0.5}
     share = servable_share(problem, **solver_options)
-    carried = (f"the current caps carry at most {100 * share:.1f}% of the planned traffic"
-               if share is not None else "the redundancy floors alone exceed the caps")  # fmt: skip
+    carried = (
+        f"the current caps carry at most {100 * share:.1f}% of the planned traffic"
+        if share is not None
+        else "the redundancy floors alone exceed the caps"
+    )
     if not raises:
         return [Issue("caps", f"the GPU caps make the plan infeasible; {carried}")]
-    parts = [f"{g} from {problem.gpu_caps[g]} to {problem.gpu_caps[g] + r}"
-             for g, r in raises.items()]  # fmt: skip
+    parts = [
+        f"{g} from {problem.gpu_caps[g]} to {problem.gpu_caps[g] + r}" for g, r in raises.items()
+    ]
     return [
         Issue(
             "caps",
@@ -141,7 +154,7 @@ def cap_issues(problem: Problem, **solver_options) -> list[Issue]:
 def servable_share(problem: Problem, **solver_options) -> float | None:
     """Largest t ≤ 1 with every bucket's rate x t routable under the caps (None: not even 0)."""
     model = MixModel(problem, **solver_options)
-    t = pulp.LpVariable("share", lowBound=0, upBound=1)
+    t = new_var(model.lp, "share", 0, 1)
     for m, rows in enumerate(model.demand_rows):
         rates = problem.demands[m].bucket_rates
         for b, row in rows.items():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -40,12 +41,13 @@ FLOW_TOL = 1e-7
 class Solution:
     """A solved MILP: replicas per (model, pool), routed rates per model (B, P), cost."""
 
-    status: str  # optimal | feasible (stopped at the time limit) | infeasible
+    status: str  # optimal | feasible (time limit, incumbent) | infeasible | not_solved (time limit)
     cost: float  # $/h (nan when infeasible)
     replicas: np.ndarray  # (M, P) int
     flows: tuple[np.ndarray, ...] = field(default=())  # per model (B, P) req/s
     solve_time_s: float = 0.0
     solver: str = ""
+    gap: float | None = None  # (cost - lower bound) / cost when measured; None: within mip_gap
 
     @property
     def feasible(self) -> bool:
@@ -59,6 +61,19 @@ class Solution:
         return out
 
 
+def new_var(
+    lp: pulp.LpProblem,
+    name: str,
+    low: float | None = 0.0,
+    up: float | None = None,
+    cat: str = pulp.LpContinuous,
+) -> pulp.LpVariable:
+    """A variable of ``lp`` (PuLP >= 3.3 ``add_variable``; plain LpVariable before)."""
+    if hasattr(lp, "add_variable"):
+        return lp.add_variable(name, low, up, cat)
+    return pulp.LpVariable(name, low, up, cat)
+
+
 def highs_available() -> bool:
     """True when PuLP can drive HiGHS through ``highspy``."""
     try:
@@ -67,18 +82,22 @@ def highs_available() -> bool:
         return False
 
 
-def make_solver(name: str = "auto", mip_gap: float = 1e-6, time_limit_s: float = 60.0):
+def make_solver(
+    name: str = "auto", mip_gap: float = 1e-3, time_limit_s: float = 60.0, warm: bool = False
+):
     """A PuLP solver: ``cbc`` (bundled), ``highs`` (needs highspy) or ``auto`` (HiGHS if
-    available, else CBC)."""
+    available, else CBC); ``warm`` starts from the variables' current values."""
     if name == "highs" or (name == "auto" and highs_available()):
         if not highs_available():
             raise SolverError(
                 "solver 'highs' needs the highspy package (pip install capplan[highs])"
             )
-        return pulp.HiGHS(msg=False, gapRel=mip_gap, timeLimit=time_limit_s)
+        return pulp.HiGHS(msg=False, gapRel=mip_gap, timeLimit=time_limit_s, warmStart=warm)
     if name not in ("auto", "cbc"):
         raise SolverError(f"unknown solver {name!r}; use auto, cbc or highs")
-    return pulp.PULP_CBC_CMD(msg=False, gapRel=mip_gap, timeLimit=time_limit_s)
+    with warnings.catch_warnings():  # PuLP 3.3 deprecates the bundled CBC in favour of 4.0's
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pulp.PULP_CBC_CMD(msg=False, gapRel=mip_gap, timeLimit=time_limit_s, warmStart=warm)
 
 
 class MixModel:
@@ -92,11 +111,13 @@ class MixModel:
         self,
         problem: Problem,
         solver: str = "auto",
-        mip_gap: float = 1e-6,
+        mip_gap: float = 1e-3,
         time_limit_s: float = 60.0,
     ) -> None:
         self.problem = problem
+        self.mip_gap = mip_gap
         self.solver = make_solver(solver, mip_gap, time_limit_s)
+        self.warm_solver = make_solver(solver, mip_gap, time_limit_s, warm=True)
         self.lp = pulp.LpProblem("gpu_mix", pulp.LpMinimize)
         self.n: dict[tuple[int, int], pulp.LpVariable] = {}
         self.route: list[dict[tuple[int, int], pulp.LpVariable]] = []
@@ -118,7 +139,7 @@ class MixModel:
 
     def _route_var(self, m: int, b: int, p: int) -> pulp.LpVariable:
         """The routing variable of (m, b, p): continuous rate ≥ 0."""
-        return pulp.LpVariable(f"y{m}_{b}_{p}", lowBound=0)
+        return new_var(self.lp, f"y{m}_{b}_{p}")
 
     def _build(self) -> None:
         """Variables and constraints of the formulation."""
@@ -142,14 +163,18 @@ class MixModel:
                     routes[(b, int(p))] = v
                     terms.append((v, 1.0))
                     load_terms.setdefault((m, int(p)), []).append((v, float(weight[b, p])))
-                row = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintEQ,
-                                        f"route{m}_{b}", float(rhs[b]))  # fmt: skip
+                row = pulp.LpConstraint(
+                    pulp.LpAffineExpression(terms),
+                    pulp.LpConstraintEQ,
+                    f"route{m}_{b}",
+                    float(rhs[b]),
+                )
                 self.lp += row
                 rows[b] = row
             self.route.append(routes)
             self.demand_rows.append(rows)
         for (m, p), terms in load_terms.items():
-            n = pulp.LpVariable(f"n{m}_{p}", lowBound=0, cat=pulp.LpInteger)
+            n = new_var(self.lp, f"n{m}_{p}", cat=pulp.LpInteger)
             self.n[(m, p)] = n
             objective.append((n, prob.pools[p].usd_per_hour))
             expr = pulp.LpAffineExpression([*terms, (n, -1.0)])
@@ -163,35 +188,36 @@ class MixModel:
         for m, d in enumerate(self.problem.demands):
             ns = [(v, 1.0) for (mm, _), v in self.n.items() if mm == m]
             if d.min_replicas > 0 and ns:
-                self.lp += pulp.LpConstraint(pulp.LpAffineExpression(ns), pulp.LpConstraintGE,
-                                             f"floor{m}", float(d.min_replicas))  # fmt: skip
-
-    def _type_bound(self, g: str, scale: float) -> float:
-        """Most GPUs of type g any optimal plan uses: the cap, else Σ G_p · max replicas."""
-        prob = self.problem
-        total = 0.0
-        for (m, p), _ in self.n.items():
-            if prob.pools[p].gpu == g:
-                total += prob.pools[p].gpus * prob.demands[m].max_replicas(p, scale)
-        cap = prob.gpu_caps.get(g)
-        return float(total if cap is None else min(cap, total))
+                self.lp += pulp.LpConstraint(
+                    pulp.LpAffineExpression(ns),
+                    pulp.LpConstraintGE,
+                    f"floor{m}",
+                    float(d.min_replicas),
+                )
 
     def _type_rows(self) -> None:
         """GPU caps, and the K-type limit with binary z_g."""
         prob = self.problem
         limit = prob.max_gpu_types
         for g in prob.gpu_types:
-            terms = [(v, float(prob.pools[p].gpus)) for (_, p), v in self.n.items()
-                     if prob.pools[p].gpu == g]  # fmt: skip
+            terms = [
+                (v, float(prob.pools[p].gpus))
+                for (_, p), v in self.n.items()
+                if prob.pools[p].gpu == g
+            ]
             if not terms or (limit is None and g not in prob.gpu_caps):
                 continue
             if limit is None:
-                row = pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE,
-                                        f"cap_{len(self.type_rows)}", float(prob.gpu_caps[g]))  # fmt: skip
+                row = pulp.LpConstraint(
+                    pulp.LpAffineExpression(terms),
+                    pulp.LpConstraintLE,
+                    f"cap_{len(self.type_rows)}",
+                    float(prob.gpu_caps[g]),
+                )
             else:
-                z = pulp.LpVariable(f"z{len(self.z)}", cat=pulp.LpBinary)
+                z = new_var(self.lp, f"z{len(self.z)}", 0, 1, pulp.LpBinary)
                 self.z[g] = z
-                expr = pulp.LpAffineExpression([*terms, (z, -self._type_bound(g, 1.0))])
+                expr = pulp.LpAffineExpression([*terms, (z, -prob.type_bound(g, 1.0))])
                 row = pulp.LpConstraint(expr, pulp.LpConstraintLE, f"cap_{len(self.type_rows)}", 0)
             self.lp += row
             self.type_rows[g] = row
@@ -200,8 +226,14 @@ class MixModel:
             self.lp += pulp.LpConstraint(zs, pulp.LpConstraintLE, "types", float(limit))
 
     # ---- solving ---------------------------------------------------------------------------
-    def solve(self, allowed_gpus: Iterable[str] | None = None, rate_scale: float = 1.0) -> Solution:
-        """Solve with only ``allowed_gpus`` (default: all) at every rate x ``rate_scale``."""
+    def solve(
+        self,
+        allowed_gpus: Iterable[str] | None = None,
+        rate_scale: float = 1.0,
+        warm: bool = False,
+    ) -> Solution:
+        """Solve with only ``allowed_gpus`` (default: all) at every rate x ``rate_scale``;
+        ``warm`` starts from the plan loaded by :meth:`warm_start`."""
         prob = self.problem
         P = len(prob.pools)
         if self.unroutable:
@@ -211,15 +243,34 @@ class MixModel:
             v.upBound = None if prob.pools[p].gpu in allowed else 0
         for g, z in self.z.items():
             z.upBound = 1 if g in allowed else 0
-            self.type_rows[g].expr[z] = -self._type_bound(g, rate_scale)
+            self.type_rows[g].expr[z] = -prob.type_bound(g, rate_scale)
         self._set_rates(rate_scale)
         start = time.perf_counter()
+        self._run(self.warm_solver if warm else self.solver)
+        return self._solution(time.perf_counter() - start)
+
+    def _run(self, solver) -> None:
+        """One solver call on the model as it stands."""
         try:
-            self.lp.solve(self.solver)
+            self.lp.solve(solver)
         except pulp.PulpSolverError as exc:
             raise SolverError(f"MILP solver failed: {exc}") from exc
-        elapsed = time.perf_counter() - start
-        return self._solution(elapsed)
+
+    def warm_start(self, replicas: np.ndarray, flows: tuple[np.ndarray, ...]) -> None:
+        """Load a known plan as the next solve's starting point (used by the warm solver)."""
+        for (m, p), v in self.n.items():
+            v.setInitialValue(float(replicas[m, p]))
+        for m, routes in enumerate(self.route):
+            _, _, unit = self._routing_data(m)
+            for (b, p), v in routes.items():
+                v.setInitialValue(float(flows[m][b, p] / unit[b]))
+        for g, z in self.z.items():
+            used = any(
+                replicas[:, p].sum() > 0
+                for p, pool in enumerate(self.problem.pools)
+                if pool.gpu == g
+            )
+            z.setInitialValue(1.0 if used else 0.0)
 
     def _set_rates(self, scale: float) -> None:
         """Right-hand sides of the routing rows at rate x ``scale``."""
@@ -238,13 +289,14 @@ class MixModel:
         M, P = len(prob.demands), len(prob.pools)
         replicas = np.zeros((M, P), dtype=int)
         if status != "Optimal" and sol_status != pulp.LpSolutionIntegerFeasible:
-            kind = "infeasible" if status in ("Infeasible", "Not Solved", "Undefined") else status
-            return Solution(kind.lower(), math.nan, replicas, (), elapsed, name)
+            kind = "not_solved" if status == "Not Solved" else "infeasible"
+            return Solution(kind, math.nan, replicas, (), elapsed, name)
         for (m, p), v in self.n.items():
             replicas[m, p] = round(v.varValue or 0.0)
         flows = tuple(self._flows(m) for m in range(M))
-        cost = float(sum(replicas[:, p].sum() * pool.usd_per_hour
-                         for p, pool in enumerate(prob.pools)))  # fmt: skip
+        cost = float(
+            sum(replicas[:, p].sum() * pool.usd_per_hour for p, pool in enumerate(prob.pools))
+        )
         status_out = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
         return Solution(status_out, cost, replicas, flows, elapsed, name)
 

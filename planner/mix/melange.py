@@ -71,8 +71,9 @@ def read_melange(path: str | Path) -> MelangeConfig:
             f"{path}: field 'total_request_rate': use a rate > 0 req/s, got {rate!r}"
         )
     sf = data.get("slice_factor")
-    return MelangeConfig(path, gpus, dist, None if rate is None else float(rate),
-                         None if sf is None else int(sf))  # fmt: skip
+    return MelangeConfig(
+        path, gpus, dist, None if rate is None else float(rate), None if sf is None else int(sf)
+    )
 
 
 def _entries(path: Path, info: object) -> list[tuple[str, dict]]:
@@ -81,8 +82,10 @@ def _entries(path: Path, info: object) -> list[tuple[str, dict]]:
         return [(str(k), v) for k, v in info.items()]
     if isinstance(info, list) and all(isinstance(e, dict) and "name" in e for e in info):
         return [(str(e["name"]), e) for e in info]
-    raise PlanSpecError(f"{path}: field 'gpu_info': use {{name: {{cost, tputs}}}} or a list of "
-                        "{name, cost, tputs}")  # fmt: skip
+    raise PlanSpecError(
+        f"{path}: field 'gpu_info': use {{name: {{cost, tputs}}}} or a list of "
+        "{name, cost, tputs}"
+    )
 
 
 def _gpu(path: Path, name: str, entry: object) -> MelangeGPU:
@@ -99,8 +102,12 @@ def _gpu(path: Path, name: str, entry: object) -> MelangeGPU:
 
 def _matrix(path: Path, field: str, value: object) -> list[list[float]]:
     """A rectangular matrix of finite numbers >= 0."""
-    ok = (isinstance(value, list) and value and all(isinstance(r, list) and r for r in value)
-          and len({len(r) for r in value}) == 1)  # fmt: skip
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(r, list) and r for r in value)
+        and len({len(r) for r in value}) == 1
+    )
     if ok:
         flat = [x for r in value for x in r]  # type: ignore[union-attr]
         ok = all(isinstance(x, int | float) and math.isfinite(x) and x >= 0 for x in flat)
@@ -137,8 +144,10 @@ class MelangeCapacity:
         gpu = self.by_gpu.get(pool.gpu)
         n = len(buckets)
         if gpu is None or pool.gpus != 1:
-            why = (f"{pool.name} is not in the Mélange profile {self.config.path.name} "
-                   "(its profiles are one GPU per replica)")  # fmt: skip
+            why = (
+                f"{pool.name} is not in the Mélange profile {self.config.path.name} "
+                "(its profiles are one GPU per replica)"
+            )
             return PoolCapacity(np.zeros(n), (why,) * n)
         rows, cols = gpu.tputs.shape
         if (
@@ -165,8 +174,10 @@ def plan_from_melange(
     rate, capacities from its tputs, and its slice factor for the slice comparison."""
     cfg = read_melange(path)
     if cfg.distribution is None or cfg.rate_rps is None:
-        raise PlanSpecError(f"{path}: a Mélange config needs workload_distribution and "
-                            "total_request_rate to be a plan")  # fmt: skip
+        raise PlanSpecError(
+            f"{path}: a Mélange config needs workload_distribution and "
+            "total_request_rate to be a plan"
+        )
     gpus = []
     for g in cfg.gpus:
         gpus.append({"name": g.name, "usd_per_hour": g.cost, "custom": not _in_catalog(g.name)})

@@ -34,8 +34,11 @@ class Pool:
         return f"{self.gpu} tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else "")
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"name": self.name, "gpus": self.gpus,
-                               "usd_per_hour": self.usd_per_hour}  # fmt: skip
+        return asdict(self) | {
+            "name": self.name,
+            "gpus": self.gpus,
+            "usd_per_hour": self.usd_per_hour,
+        }
 
 
 def plan_pools(plan: PlanSpec) -> tuple[Pool, ...]:

@@ -7,7 +7,7 @@ from arrays (:func:`problem_from_arrays`) for tests and benchmarks.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -77,6 +77,42 @@ class Problem:
         """Every model's rate multiplied by ``factor``."""
         return replace(self, demands=tuple(d.with_rate(d.rate_rps * factor) for d in self.demands))
 
+    def type_bound(self, gpu: str, scale: float = 1.0) -> float:
+        """Most GPUs of type ``gpu`` an optimal plan uses (the big-M of its type indicator):
+        its cap, else Σ G_p · max replicas over its pools and the models they can serve."""
+        total = 0.0
+        for d in self.demands:
+            served = d.bucket_rates > 0
+            for p, pool in enumerate(self.pools):
+                if pool.gpu == gpu and (d.capacity.rate[served, p] > 0).any():
+                    total += pool.gpus * d.max_replicas(p, scale)
+        cap = self.gpu_caps.get(gpu)
+        return float(total if cap is None else min(cap, total))
+
+    def only(self, gpus: Iterable[str]) -> Problem:
+        """The instance restricted to the pools of ``gpus`` (capacity columns sliced)."""
+        keep = set(gpus)
+        cols = [p for p, pool in enumerate(self.pools) if pool.gpu in keep]
+        index = {p: k for k, p in enumerate(cols)}
+        demands = tuple(
+            replace(
+                d,
+                capacity=CapacityMatrix(
+                    d.capacity.rate[:, cols],
+                    {
+                        (b, index[p]): why
+                        for (b, p), why in d.capacity.reasons.items()
+                        if p in index
+                    },
+                ),
+            )
+            for d in self.demands
+        )
+        caps = {g: n for g, n in self.gpu_caps.items() if g in keep}
+        return replace(
+            self, pools=tuple(self.pools[p] for p in cols), demands=demands, gpu_caps=caps
+        )
+
     def without_caps(self) -> Problem:
         """No GPU caps and no type limit (for diagnosing infeasibility)."""
         return replace(self, gpu_caps={}, max_gpu_types=None)
@@ -142,6 +178,9 @@ def problem_from_arrays(
         pairs = list(sizes) if sizes else [(float(b + 1), 1.0) for b in range(c.shape[0])]
         buckets = Buckets.from_pairs(pairs, np.asarray(p, dtype=float))
         reasons = {(int(b), int(q)): "capacity 0" for b, q in zip(*np.nonzero(c <= 0))}
-        demands.append(ModelDemand(f"model{m}", buckets, float(r),
-                                   CapacityMatrix(np.maximum(c, 0.0), reasons), 0.0, k))  # fmt: skip
+        demands.append(
+            ModelDemand(
+                f"model{m}", buckets, float(r), CapacityMatrix(np.maximum(c, 0.0), reasons), 0.0, k
+            )
+        )
     return Problem(tuple(pools), tuple(demands), dict(gpu_caps or {}), max_gpu_types)

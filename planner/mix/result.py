@@ -23,8 +23,8 @@ class PoolAllocation:
     tp: int
     pp: int
     replicas: int
-    gpus: int
-    usd_per_hour: float
+    gpus: int  # GPUs of all its replicas
+    usd_per_hour: float  # $/h of all its replicas
     rate_rps: float  # planned rate routed here (headroom included)
     utilization: float  # load / replicas, in [0, 1]
     ttft_s: float | None = None  # predicted at this utilization (serving provider only)
@@ -128,7 +128,7 @@ class Allocation:
         """GPUs per GPU type in the plan."""
         out: dict[str, int] = {}
         for p in self.pools:
-            out[p.gpu] = out.get(p.gpu, 0) + p.replicas * p.gpus
+            out[p.gpu] = out.get(p.gpu, 0) + p.gpus
         return out
 
     @property
@@ -176,8 +176,14 @@ class Allocation:
             return frame
         name = model or frame.model.iloc[0]
         sub = frame[frame.model == name]
-        return sub.pivot_table(index="bucket", columns="pool", values="weight", aggfunc="sum",
-                               fill_value=0.0, sort=False)  # fmt: skip
+        return sub.pivot_table(
+            index="bucket",
+            columns="pool",
+            values="weight",
+            aggfunc="sum",
+            fill_value=0.0,
+            sort=False,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (model, pool) with replicas, GPUs, $/h, rate and utilization."""
@@ -186,20 +192,25 @@ class Allocation:
 
     def baselines_frame(self) -> pd.DataFrame:
         """Single-type baselines with the mix's savings against each."""
-        frame = pd.DataFrame([asdict(b) for b in self.baselines],
-                             columns=["gpu", "feasible", "usd_per_hour", "gpus", "reason"])  # fmt: skip
+        frame = pd.DataFrame(
+            [asdict(b) for b in self.baselines],
+            columns=["gpu", "feasible", "usd_per_hour", "gpus", "reason"],
+        )
         if self.feasible and not frame.empty:
             base = frame.usd_per_hour.astype(float)
             frame["savings_pct"] = 100.0 * (base - self.usd_per_hour) / base
         return frame
 
     def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(i) for i in self.issues],
-                            columns=["kind", "message", "suggestion", "model", "bucket"])  # fmt: skip
+        return pd.DataFrame(
+            [asdict(i) for i in self.issues],
+            columns=["kind", "message", "suggestion", "model", "bucket"],
+        )
 
     def exclusions_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(e) for e in self.exclusions],
-                            columns=["model", "bucket", "pool", "reason"])  # fmt: skip
+        return pd.DataFrame(
+            [asdict(e) for e in self.exclusions], columns=["model", "bucket", "pool", "reason"]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the whole answer (NaN and inf become None)."""
@@ -220,14 +231,22 @@ class Allocation:
         """A few lines: cost, GPUs, savings, or why infeasible."""
         if not self.feasible:
             lines = [f"{self.name}: no feasible plan ({self.status})"]
-            lines += [f"- {i.message}" + (f" -> {i.suggestion}" if i.suggestion else "")
-                      for i in self.issues]  # fmt: skip
+            lines += [
+                f"- {i.message}" + (f" -> {i.suggestion}" if i.suggestion else "")
+                for i in self.issues
+            ]
             return "\n".join(lines)
         gpus = ", ".join(f"{n} x {g}" for g, n in self.gpus_by_type.items() if n)
         line = f"{self.name}: ${self.usd_per_hour:,.2f}/h with {gpus}"
-        if self.savings_pct is not None and self.best_single is not None:
-            line += (f"; {self.savings_pct:.1f}% below the best single type "
-                     f"({self.best_single.gpu}, ${self.best_single.usd_per_hour:,.2f}/h)")  # fmt: skip
+        best = self.best_single
+        if self.savings_pct is not None and best is not None:
+            if self.savings_pct < 0.05:
+                line += f"; the best single type ({best.gpu}) is as cheap"
+            else:
+                line += (
+                    f"; {self.savings_pct:.1f}% below the best single type "
+                    f"({best.gpu}, ${best.usd_per_hour:,.2f}/h)"
+                )
         if self.cost_per_1m_tokens is not None:
             line += f"; ${self.cost_per_1m_tokens:.4f} per 1M tokens"
         return line

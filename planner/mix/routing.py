@@ -38,13 +38,21 @@ def balance(rates: np.ndarray, capacity: np.ndarray, replicas: np.ndarray) -> np
     used = np.flatnonzero(replicas > 0)
     pos = -np.ones(P, dtype=int)
     pos[used] = np.arange(len(used))
-    load = sparse.csr_matrix((1.0 / capacity[bb, pp], (pos[pp], np.arange(nv))),
-                             shape=(len(used), nv + 1)).tolil()  # fmt: skip
+    load = sparse.csr_matrix(
+        (1.0 / capacity[bb, pp], (pos[pp], np.arange(nv))), shape=(len(used), nv + 1)
+    ).tolil()
     load[np.arange(len(used)), nv] = -replicas[used].astype(float)
     cost = np.zeros(nv + 1)
     cost[nv] = 1.0
-    res = linprog(cost, A_ub=load.tocsr(), b_ub=np.zeros(len(used)), A_eq=a_eq,
-                  b_eq=rates[active], bounds=(0, None), method="highs")  # fmt: skip
+    res = linprog(
+        cost,
+        A_ub=load.tocsr(),
+        b_ub=np.zeros(len(used)),
+        A_eq=a_eq,
+        b_eq=rates[active],
+        bounds=(0, None),
+        method="highs",
+    )
     if res.status != 0:
         return None
     flow = np.zeros((B, P))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pulp
 
-from planner.mix.formulation import MixModel, Solution
+from planner.mix.formulation import MixModel, Solution, new_var
 from planner.mix.problem import Problem
 
 
@@ -43,8 +43,7 @@ class SliceModel(MixModel):
 
     def _route_var(self, m: int, b: int, p: int) -> pulp.LpVariable:
         """Slices of bucket b given to pool p: an integer in [0, S]."""
-        return pulp.LpVariable(f"k{m}_{b}_{p}", lowBound=0, upBound=self.slice_factor,
-                               cat=pulp.LpInteger)  # fmt: skip
+        return new_var(self.lp, f"k{m}_{b}_{p}", 0, self.slice_factor, pulp.LpInteger)
 
     def _set_rates(self, scale: float) -> None:
         """Slice counts do not scale with the rate (their load weights would); only 1."""

@@ -94,11 +94,13 @@ class GridTraffic(_Strict):
         if cols == 0 or any(len(row) != cols for row in self.probs):
             raise ValueError("probs must be a non-empty rectangular matrix (rows of equal length)")
         if self.input_tokens is not None and len(self.input_tokens) != len(self.probs):
-            raise ValueError(f"input_tokens has {len(self.input_tokens)} entries, probs "
-                             f"{len(self.probs)} rows")  # fmt: skip
+            raise ValueError(
+                f"input_tokens has {len(self.input_tokens)} entries, probs {len(self.probs)} rows"
+            )
         if self.output_tokens is not None and len(self.output_tokens) != cols:
-            raise ValueError(f"output_tokens has {len(self.output_tokens)} entries, probs "
-                             f"{cols} columns")  # fmt: skip
+            raise ValueError(
+                f"output_tokens has {len(self.output_tokens)} entries, probs {cols} columns"
+            )
         return self
 
 
@@ -306,7 +308,7 @@ class PlanSpec(_Strict):
     pricing: Pricing = "on_demand"
     max_gpu_types: PositiveInt | None = Field(None, description="at most K distinct GPU types")
     solver: Literal["auto", "cbc", "highs"] = "auto"
-    mip_gap: NonNegativeFloat = Field(1e-6, description="relative MILP gap")
+    mip_gap: NonNegativeFloat = Field(1e-3, description="relative optimality gap (0.1%)")
     time_limit_s: PositiveFloat = 60.0
     compare_single_type: bool = True
     slice_factors: list[PositiveInt] = Field(

@@ -13,20 +13,28 @@ import pandas as pd
 
 from planner.mix.api import PlanLike, as_spec
 from planner.mix.capacity import CapacityProvider
-from planner.mix.formulation import MixModel
 from planner.mix.problem import Problem, build_problem, make_provider
+from planner.mix.solve import MixSolver
 
 
-def _point(model: MixModel, problem: Problem, scale: float = 1.0) -> dict[str, float | str | None]:
+def _models(problem: Problem, options: dict) -> tuple[MixSolver, dict[str, MixSolver]]:
+    """The mix model and one model per GPU type, each built once."""
+    singles = {g: MixSolver(problem.only([g]), **options) for g in problem.gpu_types}
+    return MixSolver(problem, **options), singles
+
+
+def _point(
+    model: MixSolver, singles: dict[str, MixSolver], scale: float = 1.0
+) -> dict[str, float | str | None]:
     """Mix cost, each type's cost alone, the best single type and the savings at one point."""
-    mix = model.solve(rate_scale=scale)
+    mix = model.solve(scale)
     row: dict[str, float | str | None] = {"mix_usd_per_hour": mix.cost if mix.feasible else None}
-    singles = {}
-    for g in problem.gpu_types:
-        s = model.solve([g], rate_scale=scale)
-        singles[g] = s.cost if s.feasible else None
-        row[f"{g}_usd_per_hour"] = singles[g]
-    ok = {g: c for g, c in singles.items() if c is not None}
+    singles_cost = {}
+    for g, single in singles.items():
+        s = single.solve(scale)
+        singles_cost[g] = s.cost if s.feasible else None
+        row[f"{g}_usd_per_hour"] = singles_cost[g]
+    ok = {g: c for g, c in singles_cost.items() if c is not None}
     best = min(ok, key=ok.__getitem__) if ok else None
     row["best_single_gpu"] = best
     row["best_single_usd_per_hour"] = ok.get(best) if best else None
@@ -51,12 +59,12 @@ def cost_vs_rate(
         problem = build_problem(plan, provider or make_provider(plan))
         scales = list(scales or plan.sweeps.rate_scales)
         solver_options = _options(plan) | solver_options
-    model = MixModel(problem, **solver_options)
+    model, singles = _models(problem, solver_options)
     base = sum(d.rate_rps for d in problem.demands)
     rows = []
     for s in scales:
         row = {"rate_scale": s, "rate_rps": base * s}
-        row |= _point(model, problem, s) if not model.unroutable else _empty(problem)
+        row |= _point(model, singles, s) if not model.unroutable else _empty(problem)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -77,8 +85,8 @@ def cost_vs_slo(
         problem = build_problem(plan, provider, slo_scale=s)
         slo = problem.demands[0].slo
         row = {"slo_scale": s, "slo": None if slo is None else slo.describe()}
-        model = MixModel(problem, **solver_options)
-        row |= _point(model, problem) if not model.unroutable else _empty(problem)
+        model, singles = _models(problem, solver_options)
+        row |= _point(model, singles) if not model.unroutable else _empty(problem)
         rows.append(row)
     return pd.DataFrame(rows)
 

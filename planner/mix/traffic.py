@@ -170,8 +170,9 @@ def cell_means(
     ii = np.searchsorted(ie, inp, side="left")
     jj = np.searchsorted(oe, out, side="left")
     frame = pd.DataFrame({"i": ii, "j": jj, "inp": inp, "out": out})
-    g = frame.groupby(["i", "j"], sort=True).agg(inp=("inp", "mean"), out=("out", "mean"),
-                                                  n=("inp", "size"))  # fmt: skip
+    g = frame.groupby(["i", "j"], sort=True).agg(
+        inp=("inp", "mean"), out=("out", "mean"), n=("inp", "size")
+    )
     pairs = [(round(a, 1), round(b, 1)) for a, b in zip(g["inp"], g["out"])]
     return merge_duplicates(pairs, list(g["n"] / len(inp)))
 

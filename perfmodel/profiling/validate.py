@@ -1,0 +1,236 @@
+"""Validation: time the reference decoder over a (phase, batch, context) grid and compare with
+perfmodel's estimate of the same steps under the ideal, default and calibrated models.
+The decoder runs where the profile was measured (CPU or CUDA).
+
+error % = 100 · (predicted − measured) / measured per point; the summary gives the median and
+mean absolute error and the worst point of each model. The hardware of every prediction is the
+profile's reference accelerator: for a CPU the Accelerator derived from the profile (achieved
+peaks), so "ideal" is the pure roofline of the measured machine; for a GPU its catalog entry.
+"default" is perfmodel's documented GPU efficiencies, "calibrated" the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from perfmodel.profiling.profile import Profile
+from perfmodel.profiling.shapes import validation_configs
+
+MODELS = ("ideal", "default", "calibrated")
+
+
+@dataclass(frozen=True)
+class ValidationGrid:
+    """Points to time: prefill (batch × prompt length) and decode (batch × context length).
+
+    Points whose prefill tokens exceed ``max_prefill_tokens`` or whose KV cache exceeds
+    ``max_kv_bytes`` are dropped (they would take too long / too much memory on a CPU).
+    """
+
+    prefill_batches: tuple[int, ...] = (1, 4)
+    prompts: tuple[int, ...] = (64, 256, 1024)
+    decode_batches: tuple[int, ...] = (1, 8, 32)
+    contexts: tuple[int, ...] = (128, 1024, 4096)
+    max_prefill_tokens: int = 1024
+    max_kv_bytes: float = 1.0e9
+
+    def points(self, kv_bytes_per_token: float) -> list[tuple[str, int, int]]:
+        """(phase, batch, context) triples; for prefill 'context' is the prompt length."""
+        pre = [("prefill", b, p) for b in self.prefill_batches for p in self.prompts
+               if b * p <= self.max_prefill_tokens]  # fmt: skip
+        dec = [("decode", b, c) for b in self.decode_batches for c in self.contexts
+               if b * (c + 1) * kv_bytes_per_token <= self.max_kv_bytes]  # fmt: skip
+        return pre + dec
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Per-point measured and predicted step times, with the error summary."""
+
+    model: str
+    hardware: str
+    profile: str
+    threads: int
+    points: pd.DataFrame = field(repr=False)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Median / mean absolute % error and the worst point, per prediction model."""
+        out = {}
+        for name in MODELS:
+            err = self.points[f"err_{name}_pct"]
+            worst = int(err.abs().idxmax())
+            row = self.points.loc[worst]
+            out[name] = {
+                "median_abs_err_pct": float(err.abs().median()),
+                "mean_abs_err_pct": float(err.abs().mean()),
+                "worst_err_pct": float(err.loc[worst]),
+                "worst_point": f"{row['phase']} b={row['batch']} ctx={row['context']}",
+            }
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.points.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "profile": self.profile,
+            "threads": self.threads,
+            "summary": self.summary(),
+            "points": self.points.to_dict(orient="records"),
+        }
+
+    def to_markdown(self) -> str:
+        """The per-point table and the summary as GitHub markdown."""
+        cols = ["phase", "batch", "context", "measured_ms", *(f"{m}_ms" for m in MODELS),
+                *(f"err_{m}_pct" for m in MODELS)]  # fmt: skip
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for row in self.points[cols].itertuples(index=False):
+            lines.append(
+                "| " + " | ".join(_fmt(c, v) for c, v in zip(cols, row, strict=True)) + " |"
+            )
+        lines += ["", "| model | median abs err % | mean abs err % | worst err % | worst point |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for name, s in self.summary().items():
+            cells = (name, f"{s['median_abs_err_pct']:.1f}", f"{s['mean_abs_err_pct']:.1f}",
+                     f"{s['worst_err_pct']:+.1f}", s["worst_point"])  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def write_html(self, path: str | Path) -> Path:
+        """A plotly chart (measured vs predicted step time per point) as a standalone HTML."""
+        import plotly.graph_objects as go
+
+        pts = self.points
+        labels = [
+            f"{p} b={b} ctx={c}" for p, b, c in zip(pts.phase, pts.batch, pts.context, strict=True)
+        ]
+        fig = go.Figure()
+        fig.add_bar(name="measured", x=labels, y=pts.measured_ms)
+        for name in MODELS:
+            fig.add_scatter(name=name, x=labels, y=pts[f"{name}_ms"], mode="markers+lines")
+        title = f"{self.model} on {self.hardware} ({self.threads} threads): step time"
+        fig.update_layout(title=title, yaxis_title="ms per step (log)", yaxis_type="log")
+        path = Path(path)
+        fig.write_html(path, include_plotlyjs="cdn")
+        return path
+
+
+def _fmt(column: str, value: Any) -> str:
+    """Errors with a sign and one decimal, times with 4 significant digits."""
+    if column.endswith("_pct"):
+        return f"{value:+.1f}"
+    if column.endswith("_ms"):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def default_config() -> Path:
+    """The first shipped validation config (configs/validate-*.json)."""
+    configs = validation_configs()
+    if not configs:
+        raise FileNotFoundError("no configs/validate-*.json shipped with perfmodel.profiling")
+    return configs[0]
+
+
+def run_validation(
+    profile: Profile,
+    config: str | Path | None = None,
+    grid: ValidationGrid | None = None,
+    repeats: int = 3,
+    dtype: str | None = None,
+    progress: bool = True,
+) -> ValidationResult:
+    """Time the reference decoder built from ``config`` over ``grid`` on the profile's device
+    (CPU: with its thread count, fp32 by default; CUDA: bf16 by default) and compare with
+    perfmodel on the profile's reference accelerator (a CPU's derived one is registered)."""
+    from perfmodel import ModelSpec, Quant
+    from perfmodel.profiling._torch import require_torch
+
+    torch = require_torch()
+    on_gpu = profile.provenance.device_type == "cuda"
+    if not on_gpu:
+        torch.set_num_threads(profile.provenance.threads or torch.get_num_threads())
+        profile.register()
+    dtype = dtype or ("bf16" if on_gpu else "fp32")
+    spec = ModelSpec.from_hf_config(config or default_config())
+    accelerator = profile.reference
+    quant = Quant(dtype, dtype, dtype)
+    kv_token = spec.num_layers * spec.kv_elements_per_token() * quant.bytes_kv
+    points = (grid or ValidationGrid()).points(kv_token)
+    device = "cuda" if on_gpu else "cpu"
+    measured = measure_points(spec, points, dtype, repeats, progress, device)
+    rows = [
+        {"phase": ph, "batch": b, "context": c, "measured_ms": t * 1e3,
+         **predict(spec, accelerator, ph, b, c, quant, profile)}
+        for (ph, b, c), t in zip(points, measured, strict=True)
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    for name in MODELS:
+        frame[f"err_{name}_pct"] = (
+            100 * (frame[f"{name}_ms"] - frame.measured_ms) / frame.measured_ms
+        )
+    return ValidationResult(
+        spec.name, accelerator.name, profile.name, torch.get_num_threads(), frame
+    )
+
+
+def predict(
+    spec, accelerator, phase: str, batch: int, context: int, quant, profile
+) -> dict[str, float]:
+    """perfmodel's step time (ms) of one point under each prediction model."""
+    from perfmodel import estimate_step
+
+    seqs = [(context, 0)] * batch if phase == "prefill" else [(1, context)] * batch
+    calibrations = {"ideal": "ideal", "default": "default", "calibrated": profile}
+    return {
+        f"{name}_ms": estimate_step(spec, accelerator, seqs, quant=quant, calibration=cal).time_s
+        * 1e3
+        for name, cal in calibrations.items()
+    }
+
+
+def measure_points(
+    spec,
+    points: list[tuple[str, int, int]],
+    dtype: str,
+    repeats: int,
+    progress: bool,
+    device: str = "cpu",
+) -> list[float]:
+    """Median time (s) of one reference-decoder step at every point (after one warm-up)."""
+    from rich.progress import Progress
+
+    from perfmodel.profiling._torch import require_torch
+    from perfmodel.profiling.reference import DecoderDims, ReferenceDecoder
+    from perfmodel.profiling.timing import TimingPolicy, time_kernel
+
+    torch = require_torch()
+    decoder = ReferenceDecoder(DecoderDims.from_spec(spec), dtype=dtype, device=device)
+    policy = TimingPolicy(warmup=1, min_repeats=repeats, max_repeats=repeats)
+    times = []
+    with torch.inference_mode(), Progress(disable=not progress) as bar:
+        task = bar.add_task("validating", total=len(points))
+        for phase, batch, context in points:
+            step = _step(torch, decoder, phase, batch, context)
+            times.append(time_kernel(step, decoder.device, policy).median_s)
+            del step
+            bar.advance(task)
+    return times
+
+
+def _step(torch: Any, decoder, phase: str, batch: int, context: int):
+    """A zero-argument callable running one step of the point (cache allocated once)."""
+    vocab, device = decoder.dims.vocab, decoder.device
+    if phase == "prefill":
+        tokens = torch.randint(0, vocab, (batch, context), device=device)
+        cache = decoder.new_cache(batch, context)
+        return lambda: decoder.step(tokens, cache, 0)
+    tokens = torch.randint(0, vocab, (batch, 1), device=device)
+    cache = decoder.new_cache(batch, context + 1)
+    return lambda: decoder.step(tokens, cache, context)

@@ -1,0 +1,65 @@
+"""`capplan plan PLAN.yaml`: the cheapest GPU mix for a traffic mix under an SLO, with a
+self-contained HTML report (plus Markdown, JSON and CSV).
+
+Wire it into the app with ``cli_plan.register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.output import console, err_console, guarded
+
+
+class PlanFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``plan`` command to ``app``."""
+
+    @app.command("plan")
+    @guarded
+    def plan_command(
+        plan_file: Annotated[Path, typer.Argument(help="Plan file (YAML) or a Mélange JSON.")],
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", "-o", help="Report folder (default: <plan>-report/)."),
+        ] = None,
+        sweeps: Annotated[
+            bool, typer.Option(help="Cost-vs-rate and cost-vs-SLO curves in the report.")
+        ] = True,
+        fmt: Annotated[
+            PlanFormat, typer.Option("--format", "-f", help="stdout: rich summary or JSON.")
+        ] = PlanFormat.table,
+    ) -> None:
+        """Cheapest GPU types, counts, configurations and routing that meet the SLO."""
+        from planner.mix import as_spec, cost_vs_rate, cost_vs_slo, make_provider, plan
+        from planner.report import print_summary, write_report
+
+        if not plan_file.exists():
+            raise FileNotFoundError(f"{plan_file}: no such plan file")
+        spec = as_spec(plan_file)
+        provider = make_provider(spec)
+        alloc = plan(spec, provider=provider)
+        rate_curve = slo_curve = None
+        if sweeps:
+            rate_curve = cost_vs_rate(spec, provider=provider)
+            if any(spec.slo_of(m) is not None for m in spec.models):
+                slo_curve = cost_vs_slo(spec, provider=provider)
+        folder = out or Path(f"{plan_file.stem}-report")
+        files = write_report(alloc, folder, rate_curve, slo_curve)
+        if fmt is PlanFormat.json:
+            print(json.dumps(alloc.to_dict(), indent=2))
+        else:
+            print_summary(alloc, console)
+            console.print(f"report: {files['html']} (+ plan.md, plan.json, CSV)", highlight=False)
+        if not alloc.feasible:
+            err_console.print("[bold red]no feasible plan[/]; see the issues above")
+            raise typer.Exit(1)

@@ -1,0 +1,149 @@
+"""Capacity from capplan's serving model (``planner.serving``): the highest request rate one
+replica sustains under the SLO for requests of each bucket's size.
+
+One :class:`planner.serving.Engine` is built per (model, GPU, tp, pp) and reused for every
+bucket; a bucket is ineligible when the replica cannot hold the model (memory, invalid tp),
+when the request is longer than the model's context or the KV cache, or when no rate meets the
+SLO (e.g. the zero-load TTFT already exceeds it). ``planner.serving`` is imported lazily so the
+planner works with measured tables alone.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from planner.mix.capacity import PoolCapacity
+from planner.mix.errors import PlanSpecError
+from planner.mix.pools import Pool
+from planner.mix.spec import ServingCapacitySpec, SLOSpec
+from planner.mix.traffic import Buckets
+
+SERVING_PERCENTILES = (0.5, 0.9, 0.99)
+
+
+class ServingCapacity:
+    """Capacity provider backed by ``planner.serving.max_rate_under_slo``."""
+
+    name = "serving"
+
+    def __init__(
+        self,
+        calibration: str = "default",
+        scheduler: Any = None,
+        weights: str | None = None,
+        kv: str | None = None,
+    ) -> None:
+        self.calibration = calibration
+        self.scheduler = scheduler
+        self.weights = weights
+        self.kv = kv
+        self._engine = lru_cache(maxsize=None)(self._build_engine)
+        self._rate = lru_cache(maxsize=None)(self._max_rate)
+
+    @classmethod
+    def from_spec(cls, spec: ServingCapacitySpec) -> ServingCapacity:
+        return cls(spec.calibration, spec.scheduler, spec.weights, spec.kv)
+
+    # ---- engines and SLOs ------------------------------------------------------------------
+    def _build_engine(self, model: str, gpu: str, tp: int, pp: int) -> Any:
+        """The Engine of one replica, or the reason (str) it cannot exist."""
+        import perfmodel as pm
+        from planner.serving import engine_for
+
+        try:
+            spec = pm.get_model(model)
+        except pm.UnknownNameError as exc:
+            raise PlanSpecError(f"model {model!r} (serving capacity): {exc}") from None
+        quant = None
+        if self.weights or self.kv:
+            base = pm.step.default_quant(spec)
+            quant = pm.Quant(self.weights or base.weights, base.activations, self.kv or base.kv)
+        try:
+            return engine_for(
+                spec, gpu, pm.Parallelism(tp=tp, pp=pp), self.scheduler, quant, self.calibration
+            )
+        except pm.PerfModelError as exc:
+            return str(exc)
+
+    @staticmethod
+    def serving_slo(slo: SLOSpec) -> Any:
+        """The planner SLO as ``planner.serving.SLO`` (percentile 0.5, 0.9, 0.99 or mean)."""
+        from planner.serving import SLO
+
+        pct = slo.percentile
+        if pct is not None and round(pct, 2) not in SERVING_PERCENTILES:
+            raise PlanSpecError(
+                f"SLO percentile {pct:g}: the serving model reports 0.5, 0.9, 0.99 or the mean "
+                "(percentile: null)"
+            )
+        return SLO(ttft_s=slo.ttft_s, tpot_s=slo.tpot_s, e2e_s=slo.e2e_s, percentile=pct)
+
+    def _max_rate(self, model: str, pool: Pool, inp: int, out: int, slo: SLOSpec):
+        """(rate, reason) of one request size on one pool."""
+        from planner.serving import max_rate_under_slo
+        from planner.workload import Workload
+
+        engine = self._engine(model, pool.gpu, pool.tp, pool.pp)
+        if isinstance(engine, str):
+            return 0.0, engine
+        if inp + out > engine.max_context:
+            return 0.0, f"{inp + out} tokens exceed the model context ({engine.max_context})"
+        if inp + out > engine.kv_tokens:
+            return 0.0, (
+                f"{inp + out} tokens exceed the KV cache of one replica ({engine.kv_tokens} tokens)"
+            )
+        res = max_rate_under_slo(engine, None, Workload.fixed(inp, out), self.serving_slo(slo))
+        rate = float(res.rate) if res.feasible else 0.0
+        return rate, None if rate > 0 else res.reason
+
+    # ---- provider protocol -----------------------------------------------------------------
+    def capacity(
+        self, model: str, pool: Pool, buckets: Buckets, slo: SLOSpec | None
+    ) -> PoolCapacity:
+        """Max req/s of one replica for each bucket (one serving-model bisection each)."""
+        if slo is None:
+            raise PlanSpecError("the serving capacity provider needs an SLO (plan 'slo' field)")
+        rates, reasons = [], []
+        for a, b in zip(buckets.input_tokens, buckets.output_tokens):
+            if math.isnan(a) or math.isnan(b):
+                rates.append(0.0)
+                reasons.append("bucket has no token sizes (give input_tokens / output_tokens)")
+                continue
+            r, why = self._rate(model, pool, max(1, round(a)), max(1, round(b)), slo)
+            rates.append(r)
+            reasons.append(why)
+        return PoolCapacity(np.array(rates), tuple(reasons))
+
+    def predict(
+        self,
+        model: str,
+        pool: Pool,
+        buckets: Buckets,
+        weights: np.ndarray,
+        rate: float,
+        slo: SLOSpec | None,
+    ) -> dict[str, float]:
+        """TTFT and TPOT (at the SLO's statistic, seconds) of one replica serving the routed
+        mix of buckets at ``rate`` req/s."""
+        from planner.serving import analyze, prepare
+        from planner.workload import Workload
+
+        engine = self._engine(model, pool.gpu, pool.tp, pool.pp)
+        keep = weights > 0
+        if isinstance(engine, str) or not keep.any() or rate <= 0:
+            return {}
+        work = Workload(
+            "routed",
+            np.maximum(1, np.rint(buckets.input_tokens[keep])).astype(int),
+            np.maximum(1, np.rint(buckets.output_tokens[keep])).astype(int),
+            weights[keep] / weights[keep].sum(),
+        )
+        report = analyze(engine, prepare(engine, work), rate)
+        stat = (
+            "mean" if slo is None or slo.percentile is None else f"p{round(slo.percentile * 100)}"
+        )
+        return {"ttft_s": report.ttft.get(stat), "tpot_s": report.tpot.get(stat)}

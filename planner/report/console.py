@@ -1,0 +1,31 @@
+"""The rich console summary of a plan (what `capplan plan` prints)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from planner.mix.result import Allocation
+from planner.output import table
+from planner.report.tables import baselines_table, headline, pools_table, routing_table
+
+
+def print_summary(alloc: Allocation, console: Console, routes: int = 20) -> None:
+    """Headline figures, allocation, baselines and the first ``routes`` routing rows; or the
+    issues when infeasible."""
+    title = f"[bold]GPU-mix plan: {alloc.name}[/]"
+    console.print(title)
+    for label, value in headline(alloc):
+        console.print(f"  {label}: {value}", highlight=False)
+    if not alloc.feasible:
+        console.print("[bold red]No feasible plan.[/]")
+        for i in alloc.issues:
+            console.print(f"  [red]{i.kind}[/]: {i.message}", highlight=False)
+            if i.suggestion:
+                console.print(f"    [green]fix[/]: {i.suggestion}", highlight=False)
+        return
+    console.print(table(pools_table(alloc), "Allocation"))
+    if alloc.baselines:
+        console.print(table(baselines_table(alloc), "Single-GPU-type baselines"))
+    r = routing_table(alloc)
+    more = f" (first {routes} of {len(r)})" if len(r) > routes else ""
+    console.print(table(r.head(routes), "Routing" + more))

@@ -1,0 +1,41 @@
+"""Data and fakes shared by the GPU-mix planner tests (imported by conftest and tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.mix.capacity import PoolCapacity
+from planner.mix.pools import Pool
+
+# Mélange's toy example (github.com/tyler-griggs/melange-release, melange/config/example.json,
+# whose README gives the solver's answer for it: {"A10G": 3, "A100-80GB": 1, "cost": 6.7}).
+MELANGE_TOY = {
+    "gpu_info": {
+        "A10G": {"cost": 1.01, "tputs": [[2, 1], [5, 2]]},
+        "A100-80GB": {"cost": 3.67, "tputs": [[20, 20], [40, 20]]},
+    },
+    "workload_distribution": [[0.2, 0.1], [0.5, 0.2]],
+    "total_request_rate": 30.0,
+    "slice_factor": 1,
+}
+
+
+class FakeCapacity:
+    """Capacity of a replica = speed / (input/prefill + output/decode), times the SLO's
+    looseness (tpot_s / 0.05): a simple, monotone stand-in for the serving model. Requests of
+    more than ``max_tokens[gpu]`` tokens are ineligible ("context")."""
+
+    name = "fake"
+
+    def __init__(self, speed: dict[str, float], max_tokens: dict[str, float] | None = None):
+        self.speed = speed
+        self.max_tokens = max_tokens or {}
+
+    def capacity(self, model, pool: Pool, buckets, slo) -> PoolCapacity:
+        loose = 1.0 if slo is None or slo.tpot_s is None else slo.tpot_s / 0.05
+        size = buckets.input_tokens / 4000 + buckets.output_tokens / 200
+        rate = self.speed[pool.gpu] * pool.gpus**0.9 * loose / size
+        limit = self.max_tokens.get(pool.gpu, np.inf) * pool.gpus
+        too_long = buckets.input_tokens + buckets.output_tokens > limit
+        reasons = tuple("context too long" if t else None for t in too_long)
+        return PoolCapacity(np.where(too_long, 0.0, rate), reasons)
