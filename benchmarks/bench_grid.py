@@ -7,10 +7,10 @@ Prints one row per (model, phase): best and median wall time over the repeats.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
+from machine import cpu_name
 
 import perfmodel as pm
 
@@ -21,17 +21,6 @@ CASES = [
     ("deepseek-v3", "H200-SXM", pm.Parallelism(tp=8), 1),
     ("llama-3.1-8b", "L40S", pm.Parallelism(), 512),
 ]
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import statistics
 import time
 
 import numpy as np
+from machine import cpu_name
 
 from planner.mix import Pool, problem_from_arrays, solve_problem
 
@@ -54,17 +55,6 @@ def instance(buckets: int, types: int, configs: int, seed: int = 0):
     cap[:, np.argmax(ctx)] = np.maximum(cap[:, np.argmax(ctx)], 1e-3)  # every bucket servable
     prob = rng.dirichlet(np.ones(buckets))
     return problem_from_arrays(cap, prob, 200.0, pools, sizes=list(zip(inp, out)))
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

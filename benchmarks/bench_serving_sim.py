@@ -16,6 +16,7 @@ import os
 import platform
 
 import numpy as np
+from machine import cpu_name
 
 from planner.serving.engine import Engine
 from planner.serving.sim_report import probe_capacity
@@ -27,17 +28,6 @@ CONFIGS = [
     ("llama-3.1-8b", "H100-SXM", "code"),
 ]
 SCHEDULERS = ("continuous", "chunked", "static", "disaggregated")
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def requests(engine: Engine, workload: Workload, rate: float, n: int):
