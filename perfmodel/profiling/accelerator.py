@@ -69,7 +69,7 @@ def derive_accelerator(table: pd.DataFrame, prov: Provenance):
     if not peaks:
         raise ProfileError("the profile has no GEMM rows: cannot derive peak FLOP/s")
     bandwidth = stream_bandwidth(table, prov.last_level_cache_bytes)
-    base = _catalog_entry(prov)
+    base = catalog_entry(prov)
     threads = prov.threads or 1
     interconnect = _interconnect(table, bandwidth, base, link_from_collectives(table))
     return Accelerator(
@@ -108,14 +108,16 @@ def _interconnect(table: pd.DataFrame, bandwidth: float, base, measured):
     )
 
 
-def _catalog_entry(prov: Provenance):
+def catalog_entry(prov: Provenance):
+    """The catalog Accelerator of a GPU profile's device, or None (CPU, or not in the
+    catalog)."""
     if prov.device_type == "cpu":
         return None
-    try:
-        import hardware_specs
+    import hardware_specs
 
+    try:
         return hardware_specs.get(prov.accelerator)
-    except Exception:
+    except hardware_specs.HardwareSpecError:
         return None
 
 

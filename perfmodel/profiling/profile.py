@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from perfmodel.profiling import calibrate
-from perfmodel.profiling.accelerator import derive_accelerator
+from perfmodel.profiling.accelerator import catalog_entry, derive_accelerator
 from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.ops import OP_CLASSES, OPS, SHAPE_COLUMNS
 from perfmodel.profiling.provenance import Provenance
@@ -116,7 +116,7 @@ class Profile:
     def reference(self):
         """Roofline reference: the catalog entry of a profiled GPU, else the derived machine."""
         if self._reference is None:
-            self._reference = _catalog(self.provenance) or self.to_accelerator()
+            self._reference = catalog_entry(self.provenance) or self.to_accelerator()
         return self._reference
 
     def calibration_for(self, accelerator) -> Profile:
@@ -222,17 +222,6 @@ def validate_table(table: pd.DataFrame, prov: Provenance, source: str) -> pd.Dat
             f"but the profile's provenance device is {prov.device!r}"
         )
     return table
-
-
-def _catalog(prov: Provenance):
-    if prov.device_type == "cpu":
-        return None
-    try:
-        import hardware_specs
-
-        return hardware_specs.get(prov.accelerator)
-    except Exception:
-        return None
 
 
 def _format(source: Any, exc: ValidationError, row_offset: bool = False) -> str:

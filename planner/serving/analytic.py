@@ -104,17 +104,16 @@ def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, residence: flo
     (M/M/c)."""
     x1, x2 = p.kv_moments
     z = x2 / x1
-    options = [(float(slots(engine)), N, 1.0), (engine.kv_tokens / z, N * x1 / z, z)]
+    options = [(float(slots(engine)), N), (engine.kv_tokens / z, N * x1 / z)]
     worst = np.zeros(n)
     u, e = rng.random(n), rng.exponential(1.0, n)
-    for c, load, scale in options:
+    for c, load in options:
         if load >= c:
             return np.full(n, math.inf)
         c_int = max(1, math.ceil(c))
         prob = erlang_c(c_int, load * c_int / c)
         mean = residence / (c - load)
         worst = np.maximum(worst, np.where(u < prob, e * mean, 0.0))
-        del scale
     return worst
 
 
@@ -355,9 +354,14 @@ def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
 def static(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     b, ctx, mean_i = engine.scheduler.batch_size, p.decode_context, p.mean(p.I)
     sizes = np.arange(1, b + 1)
-    t_pre = engine.steps.prefill(np.full(b, mean_i), sizes)
-    t_dec = engine.decode_time(sizes, ctx)
-    decode_law = Empirical(np.repeat(p.D, np.maximum(1, np.rint(p.w * 4096)).astype(int)))
+    t_pre, t_dec, decode_law = p.memo(
+        "static_tables",
+        lambda: (
+            engine.steps.prefill(np.full(b, mean_i), sizes),
+            engine.decode_time(sizes, ctx),
+            Empirical(np.repeat(p.D, np.maximum(1, np.rint(p.w * 4096)).astype(int))),
+        ),
+    )
 
     def batch_time(k: int):
         return decode_law.max_of(k).affine(float(t_dec[k - 1]), float(t_pre[k - 1]))

@@ -164,7 +164,7 @@ def max_rate_under_slo(
     samples: int = SAMPLES,
     tol: float = 1e-3,
 ) -> MaxRate:
-    """Bisection on the rate over (0, capacity) for the largest rate meeting ``slo``; every
+    """Brent's method on the rate over (0, capacity) for the largest rate meeting ``slo``; every
     evaluation uses the same random numbers, so the SLO metric is monotone in the rate."""
     engine = engine_for(model, hardware, plan, scheduler, quant, calibration)
     prep = prepare(engine, _workload(workload))

@@ -4,7 +4,6 @@ step-time model and the KV capacity that both the analytic model and the simulat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -61,7 +60,7 @@ class Engine:
     def max_context(self) -> int:
         return self.model.max_position_embeddings
 
-    @cached_property
+    @property
     def gpus(self) -> int:
         return self.parallelism.gpus_per_replica
 
