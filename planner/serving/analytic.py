@@ -15,11 +15,7 @@ for a sequence slot (Erlang C with N_cap servers). A request's TPOT adds the pre
 interrupt its decode phase: K ~ Poisson(λ·D·TPOT) of them, each a prefill time; one
 time-between-tokens gap is t_d plus the prefills arriving within it (Poisson(λ·TPOT)).
 
-Chunked prefill (Sarathi-Serve). Each iteration carries N decodes and q = B - N prompt tokens
-(B the token budget) and takes t_mix(N); prompts drain at r = q/t_mix tokens/s, ρ_p = λE[I]/r,
-TPOT = ρ_p·t_mix + (1 - ρ_p)·t_d, N = λE[D]·TPOT; a TBT gap is t_mix w.p. ρ_p, else t_d.
-TTFT = M/G/1 wait with service I/r, plus the residual iteration, plus I/r + t_mix/2 (the
-last chunk ends at an iteration boundary).
+Chunked prefill (Sarathi-Serve): see planner.serving.chunked (a sample-path model).
 
 Static batching: the server takes up to b waiting requests, prefills them together and decodes
 until the longest ends; the queue is queueing.DynamicBatching with batch time
@@ -35,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from queueing.batch import DynamicBatching
 from queueing.laws import Empirical
@@ -185,160 +180,6 @@ def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.n
     return slope * sd * rng.standard_normal(d.size)
 
 
-# ---- chunked prefill ----------------------------------------------------------------------
-FILL = np.linspace(0.0, 1.0, 17)
-CHAIN = 2048  # iterations on the sampled path of the prompt-token backlog
-
-
-@dataclass(frozen=True)
-class ChunkTables:
-    """Iteration time T[N, f] at N decodes plus a chunk of f*q(N) prompt tokens."""
-
-    grid: np.ndarray
-    q: np.ndarray
-    T: np.ndarray
-
-    def time(self, N, fill) -> np.ndarray:
-        """Bilinear interpolation of T at decode batch N and fill fraction in [0, 1]."""
-        N, fill = np.broadcast_arrays(np.asarray(N, float), np.clip(fill, 0, 1))
-        i = np.clip(np.searchsorted(self.grid, N) - 1, 0, self.grid.size - 2)
-        u = np.clip((N - self.grid[i]) / (self.grid[i + 1] - self.grid[i]), 0, 1)
-        j = np.clip((fill * (FILL.size - 1)).astype(int), 0, FILL.size - 2)
-        v = fill * (FILL.size - 1) - j
-        rows = (1 - u)[..., None] * self.T[i] + u[..., None] * self.T[i + 1]  # (..., FILL)
-        pick = np.take_along_axis(rows.reshape(-1, FILL.size), j.reshape(-1, 1), 1)[:, 0]
-        nxt = np.take_along_axis(rows.reshape(-1, FILL.size), j.reshape(-1, 1) + 1, 1)[:, 0]
-        return ((1 - v.ravel()) * pick + v.ravel() * nxt).reshape(N.shape)
-
-    def chunk(self, N) -> np.ndarray:
-        return np.interp(N, self.grid, self.q)
-
-
-def chunked_tables(engine: Engine, p: Prepared) -> ChunkTables:
-    """Mixed iteration times over decode batch sizes N < budget and chunk fills."""
-    budget, cap_n, ctx = engine.scheduler.token_budget, n_cap(engine, p), p.decode_context
-    grid = n_grid(min(cap_n, budget - 1))
-    q = np.maximum(budget - grid, 1)
-    k = q[:, None] * FILL[None, :]
-    i2 = p.mean(p.I**2) / p.mean(p.I)  # token-weighted prompt length
-    rows = engine.mixed_rows(
-        grid[:, None], ctx, k, np.maximum(i2 / 2 - k / 2, 0), np.minimum(k / p.mean(p.I), 1)
-    )
-    times = engine.steps.time(rows.reshape(-1, rows.shape[-1]))
-    return ChunkTables(grid, q, times.reshape(grid.size, FILL.size))
-
-
-def iteration_time(tab: ChunkTables, rate: float, mean_input: float, N) -> np.ndarray:
-    """Fluid mean iteration time at N decodes: each iteration carries the prompt tokens that
-    arrived during the previous one, k = λE[I]T, capped at the chunk q: T = t(N, k). inf where
-    even full chunks cannot keep up (λE[I]·t(N, q) >= q). Used for stability and N."""
-    N = np.asarray(N, dtype=float)
-    q = tab.chunk(N)
-    t = tab.time(N, 0.0)
-    for _ in range(8):  # a contraction: dt/dk * λE[I]/q < 1 where stable
-        t = tab.time(N, rate * mean_input * t / q)
-    full = tab.time(N, 1.0)
-    return np.where(rate * mean_input * full < q, t, np.inf)
-
-
-def chunked_batch(tab: ChunkTables, p: Prepared, rate: float) -> float:
-    """Decode batch N = λE[D]T(N) (inf when the prompt stream or the slots overflow)."""
-    T = iteration_time(tab, rate, p.mean(p.I), tab.grid)
-    return decode_root(tab.grid, rate * p.mean(p.D) * T) if p.mean(p.D) > 0 else 0.0
-
-
-def token_chain(rng, tab: ChunkTables, p: Prepared, rate: float, N: float, n: int, t0: float):
-    """A path of n consecutive iterations: A_j ~ compound Poisson prompt tokens arrive during
-    iteration j - 1, the backlog follows Lindley's recursion B_j = max(0, B_{j-1} + A_j - q),
-    and iteration j carries K_j = min(q, B_{j-1} + A_j) tokens and lasts t(N, K_j/q). The
-    arrival counts depend on the previous iteration's length: solved by a few vectorized
-    passes over the path with common random numbers. Returns (backlog before each iteration,
-    its length, the tokens that arrived during the one before it). t0: the first guess of
-    the mean iteration length."""
-    q = float(tab.chunk(N))
-    mean_i, var_i = p.mean(p.I), max(p.mean(p.I**2) - p.mean(p.I) ** 2, 1e-9)
-    u, z = rng.random(n), special.ndtri(rng.random(n))
-    gaps = np.full(n, t0)
-    for _ in range(3):
-        k = poisson_quantile(u, rate * np.concatenate(([gaps.mean()], gaps[:-1])))
-        tokens = gamma_quantile(z, k * mean_i**2 / var_i, var_i / mean_i)
-        s = np.cumsum(tokens - q)
-        backlog = s - np.minimum(0.0, np.minimum.accumulate(s))
-        before = np.concatenate(([0.0], backlog[:-1]))
-        gaps = tab.time(np.full(n, N), np.minimum(before + tokens, q) / q)
-    return before, gaps, tokens
-
-
-def poisson_quantile(u: np.ndarray, mean: np.ndarray, terms: int = 32) -> np.ndarray:
-    """Poisson(mean) quantiles at u by inversion of the cdf (vectorized over elements); a
-    normal approximation for means beyond terms/2."""
-    top = float(np.max(mean, initial=0.0))
-    k = np.arange(min(terms, int(top + 6 * math.sqrt(top) + 8)))
-    lam = np.maximum(mean, 1e-300)[:, None]
-    cdf = np.cumsum(np.exp(k * np.log(lam) - lam - special.gammaln(k + 1)), axis=1)
-    small = (cdf < u[:, None]).sum(axis=1).astype(float)
-    big = np.maximum(0.0, np.round(mean + np.sqrt(mean) * special.ndtri(u)))
-    return np.where(mean < terms / 2, small, big)
-
-
-def gamma_quantile(z: np.ndarray, shape: np.ndarray, scale: float) -> np.ndarray:
-    """Gamma quantiles by the Wilson–Hilferty cube-root normal approximation at normal
-    quantiles z (0 where the shape is 0)."""
-    s = np.maximum(shape, 1e-12)
-    c = 1 - 1 / (9 * s) + z * np.sqrt(1 / (9 * s))
-    return np.where(shape > 0, s * scale * np.maximum(c, 0) ** 3, 0.0)
-
-
-def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
-    tab = p.memo("chunked_tables", lambda: chunked_tables(engine, p))
-    capacity = p.memo(
-        "chunked_capacity",
-        lambda: _bisect_capacity(
-            lambda lam: np.isfinite(chunked_batch(tab, p, lam)), 1.0 / p.mean(p.t_prefill)
-        ),
-    )
-    N = chunked_batch(tab, p, rate)
-    if rate >= capacity or not np.isfinite(N):
-        return Latencies(capacity)
-    cap_n, ed = n_cap(engine, p), p.mean(p.D)
-    path = CHAIN
-    # N = λE[D]·(mean gap of the chain), not of the fluid mean (Jensen): one correction
-    t0 = float(iteration_time(tab, rate, p.mean(p.I), N))
-    side = np.random.default_rng(rng.integers(2**32))
-    _, gaps, _ = token_chain(side, tab, p, rate, N, path, t0)
-    N = min(rate * ed * float(gaps.mean()), cap_n) if ed > 0 else N
-    q, t_full = float(tab.chunk(N)), float(tab.time(N, 1.0))
-    before, gaps, tokens = token_chain(rng, tab, p, rate, N, path, float(gaps.mean()))
-    t_bar = float(gaps.mean())
-    idx = rng.choice(p.w.size, n, p=p.w)
-    # an arrival lands in iteration j with probability proportional to its length (PASTA /
-    # inspection paradox), after a uniform share u of it: it waits the rest, then queues
-    # behind the backlog left by j and the tokens that arrived before it within j
-    burn = path // 10
-    j = burn + rng.choice(path - burn - 1, n, p=gaps[burn:-1] / gaps[burn:-1].sum())
-    u = rng.random(n)
-    busy = rng.random(n) < 1 - math.exp(-N)
-    v = np.where(busy, (1 - u) * gaps[j], 0.0)
-    ahead = before[j + 1] + u * tokens[j + 1]
-    total = ahead + p.I[idx]
-    fill = (np.mod(total - 1, q) + 1 + (1 - u) * tokens[j + 1]) / q
-    own = np.floor((total - 1) / q) * t_full + tab.time(np.full(n, N), np.minimum(fill, 1))
-    a = slot_wait(rng, n, engine, p, N, p.mean(p.D) * t_bar)
-    ttft = v + a + own
-    d = p.D[idx]
-    per_token = np.where(d > 0, request_tpot(rng, gaps, d, N, tab, t_bar), np.nan)
-    return _finish(capacity, N, ttft, per_token, d, gaps)
-
-
-def request_tpot(rng, gaps, d, N, tab: ChunkTables, t_bar) -> np.ndarray:
-    """Per-request TPOT: the mean gap, plus the spread of a mean of D gaps, plus the drift of
-    the decode batch (batch_drift)."""
-    m, sd = gaps.mean(), gaps.std()
-    slope = float((tab.time(N + 1, 0.0) - tab.time(max(N - 1, 1e-3), 0.0)) / 2)
-    noise = sd / np.sqrt(np.maximum(d, 1)) * rng.standard_normal(d.size)
-    return np.maximum(m + noise + batch_drift(rng, N, slope, t_bar, d), 0.2 * m)
-
-
 def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
     """Largest rate with stable(rate) true (monotone), by doubling then bisection."""
     lo, hi = 0.0, hi_guess
@@ -418,11 +259,3 @@ def _finish(capacity, N, ttft, per_token, d, gaps=None) -> Latencies:
     e2e = ttft + np.nan_to_num(per_token) * d
     tbt = per_token[d > 0] if gaps is None else gaps
     return Latencies(capacity, N, ttft, per_token[d > 0], e2e, tbt)
-
-
-MODELS = {
-    "continuous": continuous,
-    "chunked": chunked,
-    "static": static,
-    "disaggregated": disaggregated,
-}

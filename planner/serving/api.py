@@ -10,13 +10,20 @@ from scipy import optimize
 
 from planner.workload import Workload
 
-from .analytic import MODELS, Latencies
+from .analytic import Latencies, continuous, disaggregated, static
+from .chunked import chunked
 from .engine import Engine
 from .prepared import Prepared, prepare
 from .report import Percentiles, ServingReport
 from .slo import SLO
 
 SAMPLES = 4096
+MODELS = {
+    "continuous": continuous,
+    "chunked": chunked,
+    "static": static,
+    "disaggregated": disaggregated,
+}
 
 
 def engine_for(model, hardware, plan=None, scheduler=None, quant=None, calibration="default"):

@@ -1,0 +1,303 @@
+"""Chunked prefill (Sarathi-Serve stall-free batching) as a sample path of iterations.
+
+Each iteration j carries the N_j running decodes plus up to q_j = B - N_j prompt tokens (B the
+token budget), FCFS, and lasts g_j = t(N_j, K_j) with K_j the prompt tokens it carries. Three
+couplings set the behaviour near saturation: the prompt-token backlog drains more slowly as N
+grows; N is fed by the prompts that finish; and t grows with both. A fluid model (mean N,
+mean fill) misses all three at high load: t is convex in K (Jensen), and N fluctuates like an
+M/G/inf population (Poisson, correlated over a decode lifetime), which modulates the drain
+rate. The fluid model still gives the capacity (where full chunks stop keeping up) and the
+starting point.
+
+The model is solved on one path of L iterations in iteration-index space, by fixed-point
+passes with common random numbers (each pass vectorized over the whole path):
+- arrivals during iteration j are Poisson(λ g_j) (inversion of a fixed stratified uniform
+  per iteration), with workload sizes (I, D) drawn once, stratified, in arrival order;
+- the served prompt tokens follow Lindley's recursion with a varying budget,
+  S_j = min(S_{j-1} + q_j, X_j) = Q_j + min(0, min_{k<=j}(X_k - Q_k)) with X_j the tokens
+  arrived before j and Q_j = sum q; a prompt ends in the first iteration whose S reaches
+  its cumulative tokens, then decodes one token per iteration for D iterations;
+- N_j follows by a difference array over those decode spans (plus the decodes running when
+  the path starts: Poisson many, with equilibrium residual lengths);
+- g_j = t(N_j, K_j) from the iteration-time table, and the next pass starts from these g.
+The mean level converges slowly when t rises steeply with N (N = λE[D]·mean g is a fixed
+point with slope near 1), so the mean gap is moved by a secant step between passes.
+
+Per-request latencies come from virtual requests placed on the solved path (PASTA: the
+arrival iteration is chosen with probability proportional to its length, uniformly inside
+it): FCFS, it waits for the backlog ahead of it, then its own prompt, served by the path's
+budget; TTFT runs to the end of its last chunk's iteration, and its TPOT is the mean gap of
+the D iterations that follow. TBT gaps are the iteration lengths weighted by N_j.
+
+Not modelled: admission stalls and preemption when the KV cache runs full (the capacity
+counts the KV limit on the mean decode batch, but near a KV-bound capacity TTFT is
+underestimated), and the max_num_seqs limit on admissions (only the table is capped).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .engine import Engine
+from .prepared import Prepared
+
+FILL = np.linspace(0.0, 1.0, 17)
+PATH = 4  # path iterations per requested sample
+PASSES = 8
+
+
+@dataclass(frozen=True)
+class ChunkTables:
+    """Iteration time T[n, f] at n = 0..top decodes plus a chunk of f*q(n) prompt tokens."""
+
+    T: np.ndarray
+    q: np.ndarray
+
+    @property
+    def top(self) -> int:
+        return self.T.shape[0] - 1
+
+    def time(self, N, fill) -> np.ndarray:
+        """Bilinear interpolation of T at (fractional) decode batch N and fill in [0, 1]."""
+        N = np.clip(np.asarray(N, dtype=float), 0, self.top)
+        i = np.minimum(N.astype(np.int64), self.top - 1) if self.top else np.zeros_like(N, int)
+        u = N - i
+        lo, hi = self.at(i, fill), self.at(np.minimum(i + 1, self.top), fill)
+        return (1 - u) * lo + u * hi
+
+    def at(self, n: np.ndarray, fill) -> np.ndarray:
+        """T at integer decode batches n and fills (linear in the fill)."""
+        x = np.clip(fill, 0, 1) * (FILL.size - 1)
+        j = np.minimum(x.astype(np.int64), FILL.size - 2)
+        v = x - j
+        flat = self.T.ravel()
+        base = n * FILL.size + j
+        return (1 - v) * flat[base] + v * flat[base + 1]
+
+    def chunk(self, N) -> np.ndarray:
+        return np.interp(N, np.arange(self.top + 1), self.q)
+
+
+def tables(engine: Engine, p: Prepared, top: int) -> ChunkTables:
+    """Mixed iteration times at n = 0..top decodes (mean context) and chunk fills; a chunk
+    continues a prompt of the token-weighted mean length (cached half of the rest)."""
+    budget, ctx = engine.scheduler.token_budget, p.decode_context
+    n = np.arange(top + 1, dtype=float)
+    q = np.maximum(budget - n, 1)
+    k = q[:, None] * FILL[None, :]
+    i2 = p.mean(p.I**2) / p.mean(p.I)
+    rows = engine.mixed_rows(
+        n[:, None], ctx, k, np.maximum(i2 / 2 - k / 2, 0), np.minimum(k / p.mean(p.I), 1)
+    )
+    times = engine.steps.time(rows.reshape(-1, rows.shape[-1]))
+    return ChunkTables(times.reshape(n.size, FILL.size), q)
+
+
+# ---- fluid mean level: capacity and the starting point ------------------------------------
+def fluid_time(tab: ChunkTables, rate: float, mean_input: float, N) -> np.ndarray:
+    """Fluid iteration time at N decodes: each iteration carries the prompt tokens that
+    arrived during the one before, k = λE[I]T capped at q: T = t(N, k/q) (a contraction
+    where stable). inf where even full chunks cannot keep up (λE[I]·t(N, q) >= q)."""
+    N = np.asarray(N, dtype=float)
+    q = tab.chunk(N)
+    t = tab.time(N, 0.0)
+    for _ in range(8):
+        t = tab.time(N, rate * mean_input * t / q)
+    full = tab.time(N, 1.0)
+    return np.where(rate * mean_input * full < q, t, np.inf)
+
+
+def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float:
+    """Decode batch N = λE[D]T(N) of the fluid model (inf when it overflows)."""
+    ed = p.mean(p.D)
+    if ed <= 0:
+        return 0.0
+    from .analytic import decode_root, n_grid
+
+    grid = n_grid(top)
+    return decode_root(grid, rate * ed * fluid_time(tab, rate, p.mean(p.I), grid))
+
+
+# ---- the path -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Draws:
+    """Common random numbers of one path: per-iteration arrival uniforms, the arriving
+    requests' sizes in order, and the decodes running when the path starts."""
+
+    u: np.ndarray
+    I: np.ndarray
+    D: np.ndarray
+    u0: float
+    init_left: np.ndarray  # decode iterations left
+    init_done: np.ndarray  # decode tokens already generated
+
+
+def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
+    """Stratified draws (each uniform in its own 1/n slice, in random order), so that the
+    path's arrival count and mean request sizes match the workload closely: the decode
+    batch is sensitive to them (N = λE[D]·mean gap, and the gap grows with N)."""
+    idx = stratified(rng, p.w, requests)
+    wd = p.w * p.D
+    pick = stratified(rng, wd / wd.sum(), init) if wd.sum() > 0 else np.zeros(0, int)
+    d0 = p.D[pick]
+    left = np.maximum(1, np.ceil(rng.random(init) * d0)).astype(np.int64)
+    return Draws(
+        uniforms(rng, L),
+        p.I[idx],
+        p.D[idx].astype(np.int64),
+        float(rng.random()),
+        left,
+        (d0 - left).astype(np.int64),
+    )
+
+
+def uniforms(rng, n: int) -> np.ndarray:
+    """n stratified uniforms: one in each slice [k/n, (k+1)/n), in random order."""
+    return (rng.permutation(n) + rng.random(n)) / n
+
+
+def stratified(rng, weights: np.ndarray, n: int) -> np.ndarray:
+    """n indices drawn with the given weights by stratified inversion, in random order."""
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf / cdf[-1], uniforms(rng, n)), weights.size - 1)
+
+
+def poisson_counts(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Poisson(mean) quantiles at u (inversion, vectorized; terms added while any remain)."""
+    term = np.exp(-mean)
+    cdf, k = term.copy(), np.zeros(u.size, dtype=np.int64)
+    for i in range(1, 200):
+        more = u > cdf
+        if not more.any():
+            break
+        k += more
+        term = term * mean / i
+        cdf += term
+    return k
+
+
+@dataclass(frozen=True)
+class Path:
+    g: np.ndarray  # iteration lengths
+    N: np.ndarray  # decodes in each iteration
+    K: np.ndarray  # prompt tokens in each iteration
+    S: np.ndarray  # prompt tokens served through each iteration
+    X: np.ndarray  # prompt tokens arrived before each iteration starts
+    Q: np.ndarray  # prompt-token budget through each iteration
+
+    @property
+    def end(self) -> np.ndarray:
+        return np.cumsum(self.g)
+
+
+def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: float, g0: float):
+    """Fixed-point passes over one path (module docstring)."""
+    L, B = d.u.size, engine.scheduler.token_budget
+    C0 = np.concatenate(([0.0], np.cumsum(d.I)))
+    idle = float(tab.T[min(1, tab.top), 0])
+    g, N = np.full(L, g0), np.full(L, min(round(N0), tab.top), dtype=np.int64)
+    level = []  # (mean gap in, mean gap out) of each pass
+    for it in range(PASSES):
+        counts = poisson_counts(d.u, rate * np.concatenate(([g.mean()], g[:-1])))
+        arrived = np.minimum(np.cumsum(counts), d.I.size)
+        X = C0[arrived]
+        Q = np.cumsum(np.maximum(B - N, 1).astype(float))
+        S = Q + np.minimum(0.0, np.minimum.accumulate(X - Q))
+        K = np.diff(S, prepend=0.0)
+        R = int(arrived[-1])
+        f = np.searchsorted(S, C0[1 : R + 1] - 1e-6)
+        n0 = min(int(stats.poisson.ppf(d.u0, N.mean() if it else N0)), d.init_left.size)
+        N = _population(L, f, d.D[:R], d, n0, tab.top)
+        g_new = np.where((N > 0) | (K > 0), tab.at(N, K / tab.q[N]), idle)
+        level.append((float(g.mean()), float(g_new.mean())))
+        g = g_new
+        if 1 <= it < PASSES - 2:
+            g = g * _secant(level[-2:]) / level[-1][1]
+    return Path(g, N, K, S, X, Q)
+
+
+def _secant(pairs: list[tuple[float, float]]) -> float:
+    """Next mean gap by the secant method on F(a) - a from the last two passes (a in,
+    F(a) out): the plain pass converges geometrically with ratio F' (close to 1 where the
+    iteration time rises steeply with N). The step is kept within 5 plain steps."""
+    (a0, b0), (a1, b1) = pairs
+    h0, h1 = b0 - a0, b1 - a1
+    if h1 == h0 or a1 == a0:
+        return b1
+    x = a1 - h1 * (a1 - a0) / (h1 - h0)
+    return float(np.clip(x, b1 - 5 * abs(h1), b1 + 5 * abs(h1)))
+
+
+def _population(L: int, f, D, d: Draws, n0: int, top: int) -> np.ndarray:
+    """Decodes running in each iteration (at most ``top``), by a difference array over the
+    decode spans, iterations f+1 .. f+D (a decode running at the start with ``done`` tokens
+    generated has f = -done-1)."""
+    f = np.concatenate((f, -d.init_done[:n0] - 1))
+    D = np.concatenate((D, d.init_done[:n0] + d.init_left[:n0]))
+    start, stop = np.clip(f + 1, 0, L), np.clip(f + 1 + D, 0, L)
+    count = np.bincount(start, minlength=L + 1) - np.bincount(stop, minlength=L + 1)
+    return np.minimum(np.cumsum(count)[:L], top)
+
+
+# ---- latencies ----------------------------------------------------------------------------
+def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, burn: int):
+    """TTFT and TPOT of n requests placed on the path (module docstring)."""
+    L, g, end = path.g.size, path.g, path.end
+    last = L - L // 4
+    j = burn + rng.choice(last - burn, n, p=g[burn:last] / g[burn:last].sum())
+    u = rng.random(n)
+    idx = rng.choice(p.w.size, n, p=p.w)
+    I, D = p.I[idx], p.D[idx].astype(np.int64)
+    idle = (path.N[j] == 0) & (path.K[j] == 0)
+    arrival = np.where(idle, end[j], end[j] - (1 - u) * g[j])
+    # FCFS: later arrivals do not delay it, and from j + 1 on the server works on the
+    # backlog ahead of it (tokens arrived before it, less those served) and then on it;
+    # until its last chunk the iterations are full, and the last one carries at least the
+    # rest of its prompt (the path's K leaves its own tokens out)
+    ahead = path.X[j] + u * (path.X[j + 1] - path.X[j]) - path.S[j]
+    need = path.Q[j] + ahead + I
+    f = np.clip(np.searchsorted(path.Q, need - 1e-6), j + 1, L - 2)
+    full = np.cumsum(tab.at(path.N, 1.0) - g)
+    q_last = tab.q[path.N[f]]
+    rest = np.minimum(np.maximum(need - path.Q[f - 1], path.K[f]), q_last)
+    last = tab.at(path.N[f], rest / q_last)
+    ttft = end[f - 1] + (full[f - 1] - full[j]) + last - arrival
+    stop = np.minimum(f + D, L - 1)
+    tpot = np.where(D > 0, (end[stop] - end[f]) / np.maximum(stop - f, 1), np.nan)
+    return ttft, tpot, D
+
+
+def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
+    from .analytic import Latencies, _bisect_capacity, _finish, n_cap, slots
+
+    top = slots(engine)
+    tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
+    cap_n = min(n_cap(engine, p), float(top))
+    capacity = p.memo(
+        "chunked_capacity",
+        lambda: _bisect_capacity(
+            lambda lam: np.isfinite(fluid_batch(tab, p, lam, cap_n)), 1.0 / p.mean(p.t_prefill)
+        ),
+    )
+    N0 = fluid_batch(tab, p, rate, cap_n)
+    if rate >= capacity or not np.isfinite(N0):
+        return Latencies(capacity)
+    g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
+    L = PATH * n
+    expect = rate * L * float(tab.T.max())
+    init = int(N0 + 6 * math.sqrt(N0) + 16)
+    d = draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
+    path = solve_path(engine, tab, rate, d, N0, g0)
+    burn = L // 8
+    ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
+    weights = path.N[burn:].astype(float)
+    gaps = (
+        rng.choice(path.g[burn:], n, p=weights / weights.sum())
+        if weights.sum() > 0
+        else np.full(n, float(tab.T[1, 0]))
+    )
+    return _finish(capacity, float(path.N[burn:].mean()), ttft, tpot, D, gaps)
