@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from queueing.batch import DynamicBatching
 from queueing.laws import Empirical
@@ -142,24 +143,55 @@ def n_cap(engine: Engine, p: Prepared) -> float:
     return max(1.0, min(float(slots(engine)), kv))
 
 
+def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float, float]:
+    """Prefill-first batching: a prefill iteration takes every prompt waiting when it starts,
+    K ~ Poisson(arrivals) given K >= 1 (up to max_num_batched_tokens), and K prompts of the
+    mean length cost t_pre(K) < K·t_pre(1) where the step is weight-bound. Returns the
+    per-prompt cost factor E[t_pre(K)]/(E[K]·t_pre(1)) (the server's work per request) and
+    the own-iteration factor E[t_pre(K*)]/t_pre(1), K* the size-biased batch a prompt
+    joins, less the work of the batch-mates ahead of it (counted in the queue wait)."""
+    mean_i = p.mean(p.I)
+    kmax = max(1, min(64, int(engine.scheduler.max_num_batched_tokens // max(mean_i, 1))))
+    t = p.memo(
+        "prefill_batches",
+        lambda: engine.steps.prefill(np.full(kmax, mean_i), np.arange(1, kmax + 1)),
+    )
+    k = np.arange(1, kmax + 1)
+    m = max(arrivals, 1e-9)
+    pk = np.exp(k * math.log(m) - m - special.gammaln(k + 1))
+    pk[-1] += max(0.0, 1 - math.exp(-m) - pk.sum())
+    pk /= pk.sum()
+    per_prompt = float(np.dot(pk, t) / np.dot(pk, k) / t[0])
+    joined = float(np.dot(pk * k, k) / np.dot(pk, k))  # E[K*]
+    own = float(np.dot(pk * k, t) / np.dot(pk, k) / t[0])
+    # the batch-mates that arrived first (half of the others) are already in the M/G/1 wait
+    return per_prompt, own - per_prompt * (joined - 1) / 2
+
+
 def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     cap_n, ctx = n_cap(engine, p), p.decode_context
-    ed, tp = p.mean(p.D), p.t_prefill
-    e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
+    ed, tp0 = p.mean(p.D), p.t_prefill
     grid = n_grid(cap_n)
     td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
-    capacity = 1.0 / (e1 + ed * td[-1] / cap_n)
+    # at capacity the slots free ~N_cap/E[D] per decode iteration: the prompts batched
+    share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
+    capacity = 1.0 / (share_cap * p.mean(tp0) + ed * td[-1] / cap_n)
     if rate >= capacity:
         return Latencies(capacity)
-    rho = rate * e1
-    N = decode_root(grid, rate * ed * td / (1 - rho)) if ed > 0 else 0.0
+    N = 0.0
+    for _ in range(2):  # prompts batched: those arriving during one decode iteration
+        share, own = prefill_sharing(engine, p, rate * float(np.interp(N, grid, td)))
+        tp = tp0 * share
+        e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
+        rho = rate * e1
+        N = decode_root(grid, rate * ed * td / (1 - rho)) if ed > 0 else 0.0
     t_d = float(np.interp(N, grid, td))
     tpot = t_d / (1 - rho)
     idx = rng.choice(p.w.size, n, p=p.w)
     w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
     v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
     a = slot_wait(rng, n, engine, p, N, ed * tpot)
-    ttft = w + v + a + tp[idx]
+    ttft = w + v + a + tp0[idx] * own
     d = p.D[idx]
     var = max(e2 - e1**2, 0.0)
     interrupts = compound(rng, rate * d * tpot, e1, var)

@@ -3,7 +3,9 @@ Little's law, and its own contract: overload is a result, SLO search is consiste
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
 import perfmodel as pm
 from planner.serving import SLO, Engine, analyze, evaluate, max_rate_under_slo, prepare
@@ -27,12 +29,24 @@ def test_prefill_only_requests_follow_md1(engine):
 
 
 def test_capacity_matches_the_work_conserving_bound(engine):
-    """λ_max = 1/(E[t_p] + E[D]·t_d(N_cap)/N_cap), steps taken from perfmodel.estimate_step."""
+    """λ_max = 1/(E[t_pre(K)]/E[K] + E[D]·t_d(N_cap)/N_cap): at saturation each decode
+    iteration frees Poisson(N_cap/E[D]) slots and one prefill iteration refills them with
+    K >= 1 prompts; steps taken from perfmodel.estimate_step."""
     w = Workload.fixed(500, 201)
     prep = prepare(engine, w)
-    n_cap = 256  # max_num_seqs binds: KV holds 117,744 tokens / 600 per sequence > 256
-    t_p = pm.estimate_step("llama-2-7b", "a100", [(500, 0)], quant="bf16").time_s
-    t_d = pm.estimate_step("llama-2-7b", "a100", [(1, 600)] * n_cap, quant="bf16").time_s
+    n_cap = engine.kv_tokens / (600 + 8)  # KV binds: a sequence holds 600 tokens + half a block
+    assert 190 < n_cap < 256
+    k = np.arange(1, 17)  # max_num_batched_tokens 8192 / 500 prompt tokens
+    pk = stats.poisson.pmf(k, n_cap / 200)
+    pk[-1] += stats.poisson.sf(k[-1], n_cap / 200)
+    t_k = [pm.estimate_step("llama-2-7b", "a100", [(500, 0)] * j, quant="bf16").time_s for j in k]
+    t_p = np.dot(pk, t_k) / np.dot(pk, k)
+    lo = math.floor(n_cap)
+    t_lo, t_hi = (
+        pm.estimate_step("llama-2-7b", "a100", [(1, 600)] * n, quant="bf16").time_s
+        for n in (lo, lo + 1)
+    )
+    t_d = t_lo + (n_cap - lo) * (t_hi - t_lo)  # decode time is affine in the batch here
     assert analyze(engine, prep, 1.0).capacity == pytest.approx(
         1 / (t_p + 200 * t_d / n_cap), rel=1e-5
     )
