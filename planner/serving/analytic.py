@@ -173,18 +173,21 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     ed, tp0 = p.mean(p.D), p.t_prefill
     grid = n_grid(cap_n)
     td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
-    # at capacity the slots free ~N_cap/E[D] per decode iteration: the prompts batched
+    # at capacity the slots free ~N_cap/E[D] per decode cycle: the prompts batched
     share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
     capacity = 1.0 / (share_cap * p.mean(tp0) + ed * td[-1] / cap_n)
     if rate >= capacity:
         return Latencies(capacity)
-    N = 0.0
-    for _ in range(2):  # prompts batched: those arriving during one decode iteration
-        share, own = prefill_sharing(engine, p, rate * float(np.interp(N, grid, td)))
+    N, rho = 0.0, 0.0
+    for _ in range(3):  # prompts batched: those arriving in one decode cycle t_d/(1 - ρ_p)
+        cycle = float(np.interp(N, grid, td)) / (1 - rho) if ed > 0 else 0.0
+        share, own = prefill_sharing(engine, p, rate * cycle)
         tp = tp0 * share
         e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
         rho = rate * e1
-        N = decode_root(grid, rate * ed * td / (1 - rho)) if ed > 0 else 0.0
+        N = decode_root(grid, rate * ed * td / (1 - rho)) if ed > 0 and rho < 1 else 0.0
+        if rho >= 1 or not math.isfinite(N):  # the batching at this rate cannot keep up
+            return Latencies(capacity, notes=("no stable decode batch below the KV/slot limit",))
     t_d = float(np.interp(N, grid, td))
     tpot = t_d / (1 - rho)
     idx = rng.choice(p.w.size, n, p=p.w)
