@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .analytic import Latencies, _bisect_capacity, _finish, decode_root, n_cap, n_grid, slots
 from .engine import Engine
 from .prepared import Prepared
 
@@ -116,8 +117,6 @@ def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float
     ed = p.mean(p.D)
     if ed <= 0:
         return 0.0
-    from .analytic import decode_root, n_grid
-
     grid = n_grid(top)
     return decode_root(grid, rate * ed * fluid_time(tab, rate, p.mean(p.I), grid))
 
@@ -272,8 +271,6 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
 
 
 def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
-    from .analytic import Latencies, _bisect_capacity, _finish, n_cap, slots
-
     top = slots(engine)
     tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
     cap_n = min(n_cap(engine, p), float(top))
