@@ -12,11 +12,13 @@ when first needed; where it fails (e.g. MLA), every such iteration is evaluated 
 With constant-efficiency calibrations (convex times):
 - T_tok is tabulated on its integer arguments (blocks of 64 token counts);
 - T_dec of n decodes is a + b*pairs + c*reads, fitted and certified per n as in sim_costs;
-- T_pre of one chunk of q tokens after c cached is convex piecewise affine in c; its affine
-  pieces are found from grids of c (three collinear points of a convex function certify the
-  segment between the outer two) and kept per q; a whole prompt (c = 0) is memoized.
-Several chunks in one iteration, 1-token chunks (decode class) and measured calibrations are
-evaluated directly.
+- T_pre of any set of chunks is evaluated in plain Python on their summed pre_* aggregates
+  (StepTimeModel.scalar: the few ops those columns touch);
+- within a chunk epoch, T_pre of one chunk of q tokens after c cached is convex piecewise
+  affine in c; its affine pieces are found from grids of c (three collinear points of a
+  convex function certify the segment between the outer two) and kept per q.
+Iterations with 1-token chunks (decode class) and measured calibrations are evaluated
+directly.
 """
 
 from __future__ import annotations
@@ -36,20 +38,12 @@ class SplitCosts:
     def __init__(self, costs):
         self.costs = costs
         self._tok: dict[tuple[int, int, int], np.ndarray] = {}
-        self._fresh: dict[int, float] = {}
         self._pieces: dict[int, list[tuple[int, int, float, float]]] = {}
         self._dec: dict[int, tuple[float, float, float] | None] = {}
         self.ok = costs.convex and self._verify()
+        self.pre = costs.steps.scalar((3, 4, 5)) if self.ok else None
 
     # ---- the three terms ----------------------------------------------------------------
-    @staticmethod
-    def tok_row(tokens, seqs, logits) -> np.ndarray:
-        return np.array([tokens, seqs, logits, 0, 0, 0, 0, 0, 0], dtype=float)
-
-    def pre_row(self, q, c) -> np.ndarray:
-        pairs, reads = self.costs.seq_terms(q, c)
-        return np.array([0, 0, 0, q, pairs, reads, 0, 0, 0], dtype=float)
-
     def pre_rows(self, q: int, cached: np.ndarray) -> np.ndarray:
         """Rows of one q-token chunk after each of ``cached`` (perfmodel.shape.layer_mean)."""
         c = np.asarray(cached, dtype=float)
@@ -63,8 +57,9 @@ class SplitCosts:
         key = (seqs, logits, tokens // TOK_BLOCK)
         if key not in self._tok:
             lo = key[2] * TOK_BLOCK
-            rows = [self.tok_row(t, seqs, logits) for t in range(lo, lo + TOK_BLOCK)]
-            self._tok[key] = self.costs.times(np.array(rows))
+            rows = np.zeros((TOK_BLOCK, 9))
+            rows[:, 0], rows[:, 1], rows[:, 2] = np.arange(lo, lo + TOK_BLOCK), seqs, logits
+            self._tok[key] = self.costs.times(rows)
         return float(self._tok[key][tokens % TOK_BLOCK])
 
     def dec(self, n: int, pairs: float, reads: float) -> float | None:
@@ -76,12 +71,6 @@ class SplitCosts:
             self._dec[n] = None if coefs is None else (coefs[0] - self.tok(n, n, n), *coefs[1:])
         abc = self._dec[n]
         return None if abc is None else abc[0] + abc[1] * pairs + abc[2] * reads
-
-    def fresh(self, q: int) -> float:
-        """T_pre of one whole prompt of q tokens."""
-        if q not in self._fresh:
-            self._fresh[q] = float(self.costs.times(self.pre_row(q, 0)[None, :])[0])
-        return self._fresh[q]
 
     def piece(self, q: int, c: int) -> tuple[int, float, float]:
         """(hi, alpha, beta): T_pre(q, c') = alpha + beta * c' for integers c' in [c, hi]."""
@@ -141,18 +130,15 @@ class SplitCosts:
     # ---- iterations ---------------------------------------------------------------------
     def mixed(self, n: int, pairs: float, reads: float, chunks) -> float:
         """Time of one iteration: n decodes with the given totals plus chunks (q, c, final)."""
-        dec = self.dec(n, pairs, reads) if self.ok and len(chunks) == 1 else None
-        q, c, final = chunks[0]
-        if dec is None or q < 2:
+        dec = self.dec(n, pairs, reads) if self.pre is not None else None
+        if dec is None or any(q < 2 for q, _, _ in chunks):
             return self.costs.direct(n, pairs, reads, chunks)
-        if c == 0:
-            pre = self.fresh(q)
-        elif self.costs.share:
-            return self.costs.direct(n, pairs, reads, chunks)
-        else:
-            _, alpha, beta = self.piece(q, c)
-            pre = alpha + beta * c
-        return self.tok(n + q, n + 1, n + int(final)) + pre + dec
+        tokens, logits, pre = n, n, [0.0, 0.0, 0.0]
+        for q, c, final in chunks:
+            p, r = self.costs.seq_terms(q, c)
+            tokens, logits = tokens + q, logits + int(final)
+            pre[0], pre[1], pre[2] = pre[0] + q, pre[1] + p, pre[2] + r
+        return self.tok(tokens, n + len(chunks), logits) + self.pre(*pre) + dec
 
     def chunk_line(self, n: int, q: int, c0: int, p1, r1, dp, dr, k: int):
         """(tau1, delta, k) of a chunk epoch (see StepCosts.chunk_line)."""

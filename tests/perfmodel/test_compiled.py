@@ -35,3 +35,21 @@ def test_compiled_time_equals_a_mixed_step_with_a_non_final_chunk(model, hw, par
     s = StepShape.from_sequences(new, ctx, stm.model, final)
     X = np.column_stack([getattr(s, f) for f in FIELDS])
     assert stm.time(X)[0] == pytest.approx(est.time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize(("model", "hw", "par", "cal"), PLANS)
+@pytest.mark.parametrize("cols", [(3, 4, 5), (6, 7, 8), (0, 1, 2)])
+def test_scalar_time_equals_the_vectorized_time_on_rows_of_its_columns(model, hw, par, cal, cols):
+    stm = StepTimeModel(model, hw, par, calibration=cal)
+    f = stm.scalar(cols)
+    if f is None:  # routed experts or communication on these columns: no scalar path
+        assert cols == (0, 1, 2) and (stm.experts.any() or stm.is_comm.any())
+        return
+    rng = np.random.default_rng(3)
+    X = np.zeros((50, 9))
+    X[:, cols[0]] = rng.integers(1, 4096, 50)
+    X[:, cols[1]] = X[:, cols[0]] * rng.uniform(1, 8000, 50)
+    X[:, cols[2]] = rng.uniform(0, 2e5, 50)
+    X[0] = 0  # an empty step takes no time
+    assert [f(*x[list(cols)]) for x in X] == pytest.approx(stm.time(X), rel=1e-12)
+    assert f(0.0, 0.0, 0.0) == 0.0
