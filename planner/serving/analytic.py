@@ -215,12 +215,15 @@ def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.n
     return slope * sd * rng.standard_normal(d.size)
 
 
-def _bisect_capacity(stable, hi_guess: float, iters: int = 40) -> float:
-    """Largest rate with stable(rate) true (monotone), by doubling then bisection."""
+def _bisect_capacity(stable, hi_guess: float, rtol: float = 1e-6) -> float:
+    """Largest rate with stable(rate) true (monotone), by doubling then bisection to a
+    relative width ``rtol`` (the returned rate is stable)."""
     lo, hi = 0.0, hi_guess
     while stable(hi) and hi < 1e9:
         lo, hi = hi, hi * 2
-    for _ in range(iters):
+    for _ in range(60):
+        if hi - lo <= rtol * hi:
+            break
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if stable(mid) else (lo, mid)
     return lo

@@ -11,8 +11,13 @@ starting point.
 
 The model is solved on one path of L iterations in iteration-index space, by fixed-point
 passes with common random numbers (each pass vectorized over the whole path):
-- arrivals during iteration j are Poisson(λ g_j) (inversion of a fixed stratified uniform
-  per iteration), with workload sizes (I, D) drawn once, stratified, in arrival order;
+- request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
+  on its expected count over the path (scaled exponential spacings) and sizes (I, D) drawn
+  once, stratified, in arrival order; an arrival joins the first iteration that starts
+  after it. Fixed unit-rate
+  epochs make the path, and so the latencies, move smoothly with λ and between passes
+  (a per-iteration Poisson count would shift every later request by one size draw whenever
+  one count flipped);
 - the served prompt tokens follow Lindley's recursion with a varying budget,
   S_j = min(S_{j-1} + q_j, X_j) = Q_j + min(0, min_{k<=j}(X_k - Q_k)) with X_j the tokens
   arrived before j and Q_j = sum q; a prompt ends in the first iteration whose S reaches
@@ -40,7 +45,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .analytic import Latencies, _bisect_capacity, _finish, decode_root, n_cap, n_grid, slots
 from .engine import Engine
@@ -49,6 +54,7 @@ from .prepared import Prepared
 FILL = np.linspace(0.0, 1.0, 17)
 PATH = 4  # path iterations per requested sample
 PASSES = 8
+BLOCK = 256  # stratification block of the draws
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,11 @@ def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float
 # ---- the path -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Draws:
-    """Common random numbers of one path: per-iteration arrival uniforms, the arriving
-    requests' sizes in order, and the decodes running when the path starts."""
+    """Common random numbers of one path of L iterations: the requests' unit-rate arrival
+    epochs and sizes in order, and the decodes running when the path starts."""
 
-    u: np.ndarray
+    L: int
+    a: np.ndarray  # unit-rate Poisson epochs (cumulative exponential spacings)
     I: np.ndarray
     D: np.ndarray
     u0: float
@@ -136,16 +143,19 @@ class Draws:
 
 
 def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
-    """Stratified draws (each uniform in its own 1/n slice, in random order), so that the
-    path's arrival count and mean request sizes match the workload closely: the decode
-    batch is sensitive to them (N = λE[D]·mean gap, and the gap grows with N)."""
+    """Stratified sizes (``uniforms``) and unit-rate Poisson epochs (conditioned on their
+    count by ``_arrived``), so that the path's arrival rate and mean request sizes match the
+    workload closely: the decode batch is sensitive to them (N = λE[D]·mean gap, and the
+    gap grows with N)."""
     idx = stratified(rng, p.w, requests)
     wd = p.w * p.D
     pick = stratified(rng, wd / wd.sum(), init) if wd.sum() > 0 else np.zeros(0, int)
     d0 = p.D[pick]
     left = np.maximum(1, np.ceil(rng.random(init) * d0)).astype(np.int64)
+    spacing = rng.exponential(size=requests)
     return Draws(
-        uniforms(rng, L),
+        L,
+        np.cumsum(spacing),
         p.I[idx],
         p.D[idx].astype(np.int64),
         float(rng.random()),
@@ -155,28 +165,18 @@ def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
 
 
 def uniforms(rng, n: int) -> np.ndarray:
-    """n stratified uniforms: one in each slice [k/n, (k+1)/n), in random order."""
-    return (rng.permutation(n) + rng.random(n)) / n
+    """n stratified uniforms: in every block of BLOCK consecutive draws one falls in each
+    slice [k/BLOCK, (k+1)/BLOCK), in random order (so any prefix of whole blocks is
+    stratified: a path uses a rate-dependent prefix of its draws)."""
+    blocks = -(-n // BLOCK)
+    u = rng.permuted(np.tile(np.arange(BLOCK), (blocks, 1)), axis=1) + rng.random((blocks, BLOCK))
+    return (u / BLOCK).ravel()[:n]
 
 
 def stratified(rng, weights: np.ndarray, n: int) -> np.ndarray:
     """n indices drawn with the given weights by stratified inversion, in random order."""
     cdf = np.cumsum(weights)
     return np.minimum(np.searchsorted(cdf / cdf[-1], uniforms(rng, n)), weights.size - 1)
-
-
-def poisson_counts(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Poisson(mean) quantiles at u (inversion, vectorized; terms added while any remain)."""
-    term = np.exp(-mean)
-    cdf, k = term.copy(), np.zeros(u.size, dtype=np.int64)
-    for i in range(1, 200):
-        more = u > cdf
-        if not more.any():
-            break
-        k += more
-        term = term * mean / i
-        cdf += term
-    return k
 
 
 @dataclass(frozen=True)
@@ -195,21 +195,20 @@ class Path:
 
 def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: float, g0: float):
     """Fixed-point passes over one path (module docstring)."""
-    L, B = d.u.size, engine.scheduler.token_budget
+    L, B = d.L, engine.scheduler.token_budget
     C0 = np.concatenate(([0.0], np.cumsum(d.I)))
     idle = float(tab.T[min(1, tab.top), 0])
     g, N = np.full(L, g0), np.full(L, min(round(N0), tab.top), dtype=np.int64)
     level = []  # (mean gap in, mean gap out) of each pass
     for it in range(PASSES):
-        counts = poisson_counts(d.u, rate * np.concatenate(([g.mean()], g[:-1])))
-        arrived = np.minimum(np.cumsum(counts), d.I.size)
+        arrived = _arrived(d.a, rate * np.concatenate(([0.0], np.cumsum(g))))[:-1]
         X = C0[arrived]
         Q = np.cumsum(np.maximum(B - N, 1).astype(float))
         S = Q + np.minimum(0.0, np.minimum.accumulate(X - Q))
         K = np.diff(S, prepend=0.0)
         R = int(arrived[-1])
         f = np.searchsorted(S, C0[1 : R + 1] - 1e-6)
-        n0 = min(int(stats.poisson.ppf(d.u0, N.mean() if it else N0)), d.init_left.size)
+        n0 = min(_poisson_quantile(d.u0, N.mean() if it else N0), d.init_left.size)
         N = _population(L, f, d.D[:R], d, n0, tab.top)
         g_new = np.where((N > 0) | (K > 0), tab.at(N, K / tab.q[N]), idle)
         level.append((float(g.mean()), float(g_new.mean())))
@@ -217,6 +216,25 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
         if 1 <= it < PASSES - 2:
             g = g * _secant(level[-2:]) / level[-1][1]
     return Path(g, N, K, S, X, Q)
+
+
+def _arrived(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Number of arrivals at or before each of the sorted ``starts`` (unit-rate time), the
+    process conditioned on m = round(starts[-1]) arrivals in [0, starts[-1]]: epochs
+    a_k * starts[-1] / a_{m+1}, k <= m, the uniform order statistics of a Poisson process
+    given its count. The path then holds its expected number of arrivals (a free count
+    would move its load by ±1/sqrt(m), and N and TTFT near capacity with it), while
+    fluctuations inside the path stay Poisson. One binary search per arrival."""
+    m = min(int(np.rint(starts[-1])), a.size - 1)
+    a = a[:m] * (starts[-1] / a[m])
+    first = np.searchsorted(starts, a, side="left")
+    return np.cumsum(np.bincount(first, minlength=starts.size))
+
+
+def _poisson_quantile(u: float, mean: float) -> int:
+    """Smallest k with P(Poisson(mean) <= k) >= u."""
+    k = np.arange(int(mean + 12 * math.sqrt(mean) + 12))
+    return int(min(np.searchsorted(special.pdtr(k, mean), u), k[-1]))
 
 
 def _secant(pairs: list[tuple[float, float]]) -> float:
@@ -240,6 +258,15 @@ def _population(L: int, f, D, d: Draws, n0: int, top: int) -> np.ndarray:
     start, stop = np.clip(f + 1, 0, L), np.clip(f + 1 + D, 0, L)
     count = np.bincount(start, minlength=L + 1) - np.bincount(stop, minlength=L + 1)
     return np.minimum(np.cumsum(count)[:L], top)
+
+
+def path_draws(tab, p: Prepared, capacity: float, cap_n: float, L: int, seed: int) -> Draws:
+    """The draws of a path of L iterations, enough for any rate below capacity; they do not
+    depend on the rate (common random numbers), so they are computed once per seed."""
+    expect = capacity * L * float(tab.T.max())
+    init = int(cap_n + 6 * math.sqrt(cap_n) + 16)
+    rng = np.random.default_rng(seed)
+    return draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
 
 
 # ---- latencies ----------------------------------------------------------------------------
@@ -284,10 +311,8 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
     if rate >= capacity or not np.isfinite(N0):
         return Latencies(capacity)
     g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
-    L = PATH * n
-    expect = rate * L * float(tab.T.max())
-    init = int(N0 + 6 * math.sqrt(N0) + 16)
-    d = draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
+    L, seed = PATH * n, int(rng.integers(2**62))
+    d = p.memo(("chunked_draws", n, seed), lambda: path_draws(tab, p, capacity, cap_n, L, seed))
     path = solve_path(engine, tab, rate, d, N0, g0)
     burn = L // 8
     ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
@@ -297,4 +322,5 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
         if weights.sum() > 0
         else np.full(n, float(tab.T[1, 0]))
     )
-    return _finish(capacity, float(path.N[burn:].mean()), ttft, tpot, D, gaps)
+    n_time = float(np.dot(path.N[burn:], path.g[burn:]) / path.g[burn:].sum())
+    return _finish(capacity, n_time, ttft, tpot, D, gaps)
