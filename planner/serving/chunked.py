@@ -14,10 +14,9 @@ passes with common random numbers (each pass vectorized over the whole path):
 - request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
   on its expected count over the path (scaled exponential spacings) and sizes (I, D) drawn
   once, stratified, in arrival order; an arrival joins the first iteration that starts
-  after it. Fixed unit-rate
-  epochs make the path, and so the latencies, move smoothly with λ and between passes
-  (a per-iteration Poisson count would shift every later request by one size draw whenever
-  one count flipped);
+  after it. Fixed unit-rate epochs make the path, and so the latencies, move smoothly with
+  λ and between passes (a per-iteration Poisson count would shift every later request by
+  one size draw whenever one count flipped);
 - the served prompt tokens follow Lindley's recursion with a varying budget,
   S_j = min(S_{j-1} + q_j, X_j) = Q_j + min(0, min_{k<=j}(X_k - Q_k)) with X_j the tokens
   arrived before j and Q_j = sum q; a prompt ends in the first iteration whose S reaches
