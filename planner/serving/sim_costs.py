@@ -60,9 +60,10 @@ class StepCosts:
         s = self.share
         return (1 - s) * pairs + s * win, (1 - s) * c + s * min(c, w)
 
-    def row(self, n_dec: int, dec_pairs: float, dec_read: float, chunks=()) -> np.ndarray:
-        """Aggregate row of ``n_dec`` decodes with the given totals plus prompt chunks
-        ``(q, c, final)``; a 1-token chunk is decode class, as in StepShape.from_sequences."""
+    def aggregates(self, n_dec: int, dec_pairs: float, dec_read: float, chunks=()) -> list:
+        """Aggregates (FIELDS order) of ``n_dec`` decodes with the given totals plus prompt
+        chunks ``(q, c, final)``; a 1-token chunk is decode class, as in
+        StepShape.from_sequences."""
         tokens, seqs, logits = float(n_dec), float(n_dec), float(n_dec)
         pre = [0.0, 0.0, 0.0]
         dec = [float(n_dec), float(dec_pairs), float(dec_read)]
@@ -71,7 +72,11 @@ class StepCosts:
             tokens, seqs, logits = tokens + q, seqs + 1, logits + (1.0 if final else 0.0)
             cls = pre if q > 1 else dec
             cls[0], cls[1], cls[2] = cls[0] + q, cls[1] + pairs, cls[2] + read
-        return np.array([tokens, seqs, logits, *pre, *dec])
+        return [tokens, seqs, logits, *pre, *dec]
+
+    def row(self, n_dec: int, dec_pairs: float, dec_read: float, chunks=()) -> np.ndarray:
+        """The aggregates as one step row."""
+        return np.array(self.aggregates(n_dec, dec_pairs, dec_read, chunks))
 
     def times(self, rows) -> np.ndarray:
         """engine.steps.time on aggregate rows (counted)."""

@@ -133,12 +133,8 @@ class SplitCosts:
         dec = self.dec(n, pairs, reads) if self.pre is not None else None
         if dec is None or any(q < 2 for q, _, _ in chunks):
             return self.costs.direct(n, pairs, reads, chunks)
-        tokens, logits, pre = n, n, [0.0, 0.0, 0.0]
-        for q, c, final in chunks:
-            p, r = self.costs.seq_terms(q, c)
-            tokens, logits = tokens + q, logits + int(final)
-            pre[0], pre[1], pre[2] = pre[0] + q, pre[1] + p, pre[2] + r
-        return self.tok(tokens, n + len(chunks), logits) + self.pre(*pre) + dec
+        x = self.costs.aggregates(n, pairs, reads, chunks)
+        return self.tok(int(x[0]), int(x[1]), int(x[2])) + self.pre(*x[3:6]) + dec
 
     def chunk_line(self, n: int, q: int, c0: int, p1, r1, dp, dr, k: int):
         """(tau1, delta, k) of a chunk epoch (see StepCosts.chunk_line)."""

@@ -58,7 +58,7 @@ def test_chunked_latencies_match_the_simulator(load):
 def test_chunked_latencies_rise_with_the_rate_on_a_fine_grid():
     """Common random numbers: nearby rates give nearby paths, so the p90 TPOT and mean TTFT
     do not jump around between rates 1% of capacity apart (the max-rate search needs it;
-    before the draws were made independent of the rate, p90 TPOT moved by up to 10%)."""
+    before the draws were made independent of the rate, p90 TPOT jumped by several percent)."""
     e = Engine.build("llama-2-7b", "A10G", scheduler="chunked")
     p = prepare(e, Workload.bundled("chat"))
     cap = analyze(e, p, 1e-9).capacity
