@@ -9,33 +9,36 @@ M/G/inf population (Poisson, correlated over a decode lifetime), which modulates
 rate. The fluid model still gives the capacity (where full chunks stop keeping up) and the
 starting point.
 
-The model is solved on one path of L iterations in iteration-index space, by fixed-point
-passes with common random numbers (each pass vectorized over the whole path):
+The model is solved on one path of L iterations, iteration by iteration (its exact causal
+solution; an earlier version ran vectorized fixed-point passes over the whole path, whose slow
+decode-batch mode converged too slowly near capacity and underestimated TTFT there by 10-20%),
+with common random numbers:
 - request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
-  on its expected count over the path (scaled exponential spacings) and sizes (I, D) drawn
-  once, stratified, in arrival order; an arrival joins the first iteration that starts
-  after it. Fixed unit-rate epochs make the path, and so the latencies, move smoothly with
-  λ and between passes (a per-iteration Poisson count would shift every later request by
-  one size draw whenever one count flipped);
-- the served prompt tokens follow Lindley's recursion with a varying budget,
-  S_j = min(S_{j-1} + q_j, X_j) = Q_j + min(0, min_{k<=j}(X_k - Q_k)) with X_j the tokens
-  arrived before j and Q_j = sum q; a prompt ends in the first iteration whose S reaches
-  its cumulative tokens, then decodes one token per iteration for D iterations;
-- N_j follows by a difference array over those decode spans (plus the decodes running when
-  the path starts: Poisson many, with equilibrium residual lengths);
-- g_j = t(N_j, K_j) from the iteration-time table, and the next pass starts from these g.
-The mean level converges slowly when t rises steeply with N (N = λE[D]·mean g is a fixed
-point with slope near 1), so the mean gap is moved by a secant step between passes.
+  on its expected count over the fluid horizon (scaled exponential spacings) and sizes
+  (I, D) drawn once, stratified, in arrival order; an arrival joins the first iteration
+  that starts after it. Fixed unit-rate epochs make the path, and so the latencies, move
+  smoothly with λ;
+- iteration j serves prompt tokens FCFS up to its budget, S_j = min(S_{j-1} + q_j, X_j)
+  (Lindley) with X_j the tokens arrived before j, admitting a new prompt only into a free
+  sequence slot and when its whole prompt fits the KV cache after this iteration's decode
+  tokens (vLLM's admission with its watermark; no preemption: the cache may overcommit
+  briefly where vLLM would preempt and recompute);
+- a prompt ends in the iteration whose S reaches its cumulative tokens, then decodes one
+  token per iteration for D iterations (a difference array gives N_j; the decodes running
+  when the path starts are Poisson many, with equilibrium residual lengths);
+- g_j = t(N_j, K_j) from the iteration-time table.
+A path whose prompt backlog never drains in its second half is reported overloaded, with the
+throughput it reached as the capacity (admission stalls cap a KV-bound replica below its
+fluid capacity, which counts the KV of the mean batch only).
 
 Per-request latencies come from virtual requests placed on the solved path (PASTA: the
 arrival iteration is chosen with probability proportional to its length, uniformly inside
-it): FCFS, it waits for the backlog ahead of it, then its own prompt, served by the path's
-budget; TTFT runs to the end of its last chunk's iteration, and its TPOT is the mean gap of
-the D iterations that follow. TBT gaps are the iteration lengths weighted by N_j.
-
-Not modelled: admission stalls and preemption when the KV cache runs full (the capacity
-counts the KV limit on the mean decode batch, but near a KV-bound capacity TTFT is
-underestimated), and the max_num_seqs limit on admissions (only the table is capped).
+it): FCFS, it waits for the backlog ahead of it, then its own prompt, served by the tokens
+the path's iterations could serve; TTFT runs to the end of its last chunk's iteration, and
+its TPOT is the mean gap of the D iterations that follow. TBT gaps are the iteration
+lengths weighted by N_j. Near capacity one path carries sampling error (slow backlog
+cycles): at 90% load the TTFT mean of one evaluation has a standard deviation of about 10%
+between seeds (benchmarks/chunked_spread.py).
 """
 
 from __future__ import annotations
@@ -49,10 +52,10 @@ from scipy import special
 from .analytic import Latencies, _bisect_capacity, _finish, decode_root, n_cap, n_grid, slots
 from .engine import Engine
 from .prepared import Prepared
+from .sim_replica import WATERMARK
 
 FILL = np.linspace(0.0, 1.0, 17)
 PATH = 4  # path iterations per requested sample
-PASSES = 8
 BLOCK = 256  # stratification block of the draws
 
 
@@ -139,6 +142,7 @@ class Draws:
     u0: float
     init_left: np.ndarray  # decode iterations left
     init_done: np.ndarray  # decode tokens already generated
+    init_size: np.ndarray  # their prompt tokens
 
 
 def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
@@ -160,6 +164,7 @@ def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
         float(rng.random()),
         left,
         (d0 - left).astype(np.int64),
+        p.I[pick],
     )
 
 
@@ -185,7 +190,7 @@ class Path:
     K: np.ndarray  # prompt tokens in each iteration
     S: np.ndarray  # prompt tokens served through each iteration
     X: np.ndarray  # prompt tokens arrived before each iteration starts
-    Q: np.ndarray  # prompt-token budget through each iteration
+    Q: np.ndarray  # prompt tokens the iterations could serve (budget, less admission stalls)
 
     @property
     def end(self) -> np.ndarray:
@@ -193,70 +198,89 @@ class Path:
 
 
 def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: float, g0: float):
-    """Fixed-point passes over one path (module docstring)."""
-    L, B = d.L, engine.scheduler.token_budget
-    C0 = np.concatenate(([0.0], np.cumsum(d.I)))
-    idle = float(tab.T[min(1, tab.top), 0])
-    g, N = np.full(L, g0), np.full(L, min(round(N0), tab.top), dtype=np.int64)
-    level = []  # (mean gap in, mean gap out) of each pass
-    for it in range(PASSES):
-        arrived = _arrived(d.a, rate * np.concatenate(([0.0], np.cumsum(g))))[:-1]
-        X = C0[arrived]
-        Q = np.cumsum(np.maximum(B - N, 1).astype(float))
-        S = Q + np.minimum(0.0, np.minimum.accumulate(X - Q))
-        K = np.diff(S, prepend=0.0)
-        R = int(arrived[-1])
-        f = np.searchsorted(S, C0[1 : R + 1] - 1e-6)
-        n0 = min(_poisson_quantile(d.u0, N.mean() if it else N0), d.init_left.size)
-        N = _population(L, f, d.D[:R], d, n0, tab.top)
-        g_new = np.where((N > 0) | (K > 0), tab.at(N, K / tab.q[N]), idle)
-        level.append((float(g.mean()), float(g_new.mean())))
-        g = g_new
-        if 1 <= it < PASSES - 2:
-            g = g * _secant(level[-2:]) / level[-1][1]
-    return Path(g, N, K, S, X, Q)
+    """The path, iteration by iteration (module docstring). Arrivals are conditioned on the
+    expected count over the fluid horizon L·g0; the decodes running at the start are the
+    u0-quantile of Poisson(N0) many, holding the KV of their prompts and generated tokens."""
+    L, top, bs = d.L, tab.top, engine.scheduler.block_size
+    ep = _epochs(d.a, rate * L * g0).tolist()
+    kv = engine.kv_tokens * (1 - WATERMARK)
+    n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, top)
+    delta, freed = [0] * (L + 1), [0.0] * (L + 1)  # decode spans; KV tokens they release
+    delta[0] = n0
+    held = 0.0
+    for left, done, size in zip(d.init_left[:n0], d.init_done[:n0], d.init_size[:n0]):
+        delta[min(left, L)] -= 1
+        freed[min(left, L)] += size + bs + done + left
+        held += size + bs + done
+    cum_np = np.concatenate(([0.0], np.cumsum(d.I)))
+    cum, size, span = cum_np.tolist(), d.I.tolist(), d.D.tolist()
+    flat, qs = tab.T.ravel().tolist(), tab.q.tolist()
+    width, steps, last = FILL.size, FILL.size - 1, FILL.size - 2
+    idle = float(tab.T[min(1, top), 0])
+    gs, ns, ks, xs, cs = [0.0] * L, [0] * L, [0.0] * L, [0] * L, [0.0] * L
+    N = arrived = admitted = done = 0
+    S = t = 0.0
+    m = len(ep)
+    for j in range(L):
+        N += delta[j]
+        held -= freed[j]
+        n = min(N, top)
+        while arrived < m and ep[arrived] <= t:
+            arrived += 1
+        q = qs[n]
+        reach = S + q
+        # admission of the prompts the budget reaches: a sequence slot, and its KV after
+        # this iteration's decode tokens (vLLM: the whole prompt's blocks, the watermark)
+        while (
+            admitted < arrived
+            and cum[admitted] < reach
+            and admitted - done < top - N
+            and held + N + size[admitted] + bs <= kv
+        ):
+            held += size[admitted] + bs
+            admitted += 1
+        k = min(reach, cum[admitted]) - S
+        S += k
+        stalled = k < q - 1e-9 and admitted < arrived  # tokens waiting, none admissible
+        cs[j] = k if stalled else q  # the tokens it could have served
+        held += N
+        while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: D decodes follow
+            end = min(j + 1 + span[done], L)
+            delta[j + 1] += 1
+            delta[end] -= 1
+            freed[end] += size[done] + bs + span[done]
+            done += 1
+        if n == 0 and k == 0:
+            g = idle
+        else:
+            x = k / q * steps
+            i = int(x)
+            if i > last:
+                i = last
+            b = n * width + i
+            g = flat[b] + (x - i) * (flat[b + 1] - flat[b])
+        gs[j], ns[j], ks[j], xs[j] = g, n, k, arrived
+        t += rate * g
+    K = np.array(ks)
+    return Path(np.array(gs), np.array(ns), K, np.cumsum(K), cum_np[xs], np.cumsum(cs))
 
 
-def _arrived(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Number of arrivals at or before each of the sorted ``starts`` (unit-rate time), the
-    process conditioned on m = round(starts[-1]) arrivals in [0, starts[-1]]: epochs
-    a_k * starts[-1] / a_{m+1}, k <= m, the uniform order statistics of a Poisson process
-    given its count. The path then holds its expected number of arrivals (a free count
-    would move its load by ±1/sqrt(m), and N and TTFT near capacity with it), while
-    fluctuations inside the path stay Poisson. One binary search per arrival."""
-    m = min(int(np.rint(starts[-1])), a.size - 1)
-    a = a[:m] * (starts[-1] / a[m])
-    first = np.searchsorted(starts, a, side="left")
-    return np.cumsum(np.bincount(first, minlength=starts.size))
+def _epochs(a: np.ndarray, horizon: float) -> np.ndarray:
+    """Arrival epochs (unit-rate time) of the unit-rate Poisson points ``a`` conditioned on
+    m = round(horizon) of them in [0, horizon): a_k * horizon / a_{m+1}, the uniform order
+    statistics of a Poisson process given its count for k <= m, continued past the horizon.
+    The path then holds close to its expected number of arrivals (a free count would move
+    its load by ±1/sqrt(m), and N and TTFT near capacity with it), while fluctuations inside
+    the path stay Poisson. Paths with fewer than 16 expected arrivals (near zero load) keep
+    the free count."""
+    m = min(int(np.rint(horizon)), a.size - 1)
+    return a * (horizon / a[m]) if m >= 16 else a
 
 
 def _poisson_quantile(u: float, mean: float) -> int:
     """Smallest k with P(Poisson(mean) <= k) >= u."""
     k = np.arange(int(mean + 12 * math.sqrt(mean) + 12))
     return int(min(np.searchsorted(special.pdtr(k, mean), u), k[-1]))
-
-
-def _secant(pairs: list[tuple[float, float]]) -> float:
-    """Next mean gap by the secant method on F(a) - a from the last two passes (a in,
-    F(a) out): the plain pass converges geometrically with ratio F' (close to 1 where the
-    iteration time rises steeply with N). The step is kept within 5 plain steps."""
-    (a0, b0), (a1, b1) = pairs
-    h0, h1 = b0 - a0, b1 - a1
-    if h1 == h0 or a1 == a0:
-        return b1
-    x = a1 - h1 * (a1 - a0) / (h1 - h0)
-    return float(np.clip(x, b1 - 5 * abs(h1), b1 + 5 * abs(h1)))
-
-
-def _population(L: int, f, D, d: Draws, n0: int, top: int) -> np.ndarray:
-    """Decodes running in each iteration (at most ``top``), by a difference array over the
-    decode spans, iterations f+1 .. f+D (a decode running at the start with ``done`` tokens
-    generated has f = -done-1)."""
-    f = np.concatenate((f, -d.init_done[:n0] - 1))
-    D = np.concatenate((D, d.init_done[:n0] + d.init_left[:n0]))
-    start, stop = np.clip(f + 1, 0, L), np.clip(f + 1 + D, 0, L)
-    count = np.bincount(start, minlength=L + 1) - np.bincount(stop, minlength=L + 1)
-    return np.minimum(np.cumsum(count)[:L], top)
 
 
 def path_draws(tab, p: Prepared, capacity: float, cap_n: float, L: int, seed: int) -> Draws:
@@ -266,6 +290,24 @@ def path_draws(tab, p: Prepared, capacity: float, cap_n: float, L: int, seed: in
     init = int(cap_n + 6 * math.sqrt(cap_n) + 16)
     rng = np.random.default_rng(seed)
     return draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
+
+
+JAMMED = (
+    "the prompt backlog never drains in the second half of the model's path (KV admission "
+    "or sequence-slot stalls): throughput {:.4g} req/s there, below the fluid capacity"
+)
+
+
+def jammed(path: Path, sizes: np.ndarray) -> float | None:
+    """Prompts completed per second over the second half of the path if its backlog never
+    drains there (admission stalls hold the throughput below the offered rate: overload
+    that the fluid capacity, which counts the KV on the mean batch, does not see)."""
+    h = path.g.size // 2
+    if np.any(path.S[h:] >= path.X[h:] - 1e-6):
+        return None
+    ends = np.cumsum(sizes)
+    done = np.searchsorted(ends, path.S[[h - 1, -1]] + 1e-6, side="right")
+    return float((done[1] - done[0]) / path.g[h:].sum())
 
 
 # ---- latencies ----------------------------------------------------------------------------
@@ -313,6 +355,9 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
     L, seed = PATH * n, int(rng.integers(2**62))
     d = p.memo(("chunked_draws", n, seed), lambda: path_draws(tab, p, capacity, cap_n, L, seed))
     path = solve_path(engine, tab, rate, d, N0, g0)
+    jam = jammed(path, d.I)
+    if jam is not None:
+        return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
     burn = L // 8
     ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
     weights = path.N[burn:].astype(float)
