@@ -43,7 +43,8 @@ def main() -> None:
     prep = prepare(engine, workload)
     rate = args.load * analyze(engine, prep, 1e-9).capacity
     print(f"{args.model} on {args.gpu}, chunked, chat, {args.load:.0%} load ({rate:.4g} req/s)")
-    print("| run | " + " | ".join(COLS) + " |\n|---" * (len(COLS) + 1) + "|")
+    print("| run | " + " | ".join(COLS) + " |")
+    print("|---" * (len(COLS) + 1) + "|")
     sim = simulate(engine, workload, rate, n_requests=args.requests, seed=1)
     print(line(f"simulator, {args.requests} requests", values(sim)), flush=True)
     reports = [analyze(engine, prep, rate, samples=args.samples, seed=s) for s in range(args.seeds)]

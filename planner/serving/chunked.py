@@ -205,13 +205,14 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
     ep = _epochs(d.a, rate * L * g0).tolist()
     kv = engine.kv_tokens * (1 - WATERMARK)
     n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, top)
-    delta, freed = [0] * (L + 1), [0.0] * (L + 1)  # decode spans; KV tokens they release
+    span_end = L + int(max(d.D.max(initial=0), d.init_left.max(initial=0))) + 2
+    delta, freed = [0] * span_end, [0.0] * span_end  # decode spans; KV tokens they release
     delta[0] = n0
     held = 0.0
-    for left, done, size in zip(d.init_left[:n0], d.init_done[:n0], d.init_size[:n0]):
-        delta[min(left, L)] -= 1
-        freed[min(left, L)] += size + bs + done + left
-        held += size + bs + done
+    for left, done, prompt in zip(d.init_left[:n0], d.init_done[:n0], d.init_size[:n0]):
+        delta[left] -= 1
+        freed[left] += prompt + bs + done + left
+        held += prompt + bs + done
     cum_np = np.concatenate(([0.0], np.cumsum(d.I)))
     cum, size, span = cum_np.tolist(), d.I.tolist(), d.D.tolist()
     flat, qs = tab.T.ravel().tolist(), tab.q.tolist()
@@ -224,10 +225,9 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
     for j in range(L):
         N += delta[j]
         held -= freed[j]
-        n = min(N, top)
         while arrived < m and ep[arrived] <= t:
             arrived += 1
-        q = qs[n]
+        q = qs[N]  # N <= top: admissions wait for a free slot
         reach = S + q
         # admission of the prompts the budget reaches: a sequence slot, and its KV after
         # this iteration's decode tokens (vLLM: the whole prompt's blocks, the watermark)
@@ -239,27 +239,28 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
         ):
             held += size[admitted] + bs
             admitted += 1
-        k = min(reach, cum[admitted]) - S
+        c = cum[admitted]
+        k = (reach if reach < c else c) - S
         S += k
         stalled = k < q - 1e-9 and admitted < arrived  # tokens waiting, none admissible
         cs[j] = k if stalled else q  # the tokens it could have served
         held += N
         while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: D decodes follow
-            end = min(j + 1 + span[done], L)
+            end = j + 1 + span[done]
             delta[j + 1] += 1
             delta[end] -= 1
             freed[end] += size[done] + bs + span[done]
             done += 1
-        if n == 0 and k == 0:
+        if N == 0 and k == 0:
             g = idle
         else:
             x = k / q * steps
             i = int(x)
             if i > last:
                 i = last
-            b = n * width + i
+            b = N * width + i
             g = flat[b] + (x - i) * (flat[b + 1] - flat[b])
-        gs[j], ns[j], ks[j], xs[j] = g, n, k, arrived
+        gs[j], ns[j], ks[j], xs[j] = g, N, k, arrived
         t += rate * g
     K = np.array(ks)
     return Path(np.array(gs), np.array(ns), K, np.cumsum(K), cum_np[xs], np.cumsum(cs))
