@@ -235,8 +235,8 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
             admitted < arrived
             and cum[admitted] < reach
             and admitted - done < top - N
-            and held + N + size[admitted] + bs <= kv
-        ):
+            and (held + N + size[admitted] + bs <= kv or N == admitted - done == 0)
+        ):  # an empty replica admits without the watermark
             held += size[admitted] + bs
             admitted += 1
         c = cum[admitted]
