@@ -4,8 +4,8 @@ Run:  python benchmarks/chunked_spread.py [--model qwen2.5-7b] [--gpu L40S] [--l
           [--seeds 6] [--samples 4096] [--requests 100000]
 
 One evaluation solves one sample path of 4 x samples iterations, so near capacity its TTFT
-carries sampling error (slow backlog cycles). This prints the simulator's TTFT / TPOT /
-decode batch at ``load`` times the analytic capacity (chat workload, seed 1) and the
+carries sampling error (slow backlog cycles). This prints the simulator's TTFT (mean, p90,
+p99) / TPOT / decode batch at ``load`` times the analytic capacity (chat workload, seed 1) and the
 analytic values for each of ``seeds`` seeds, with their mean and standard deviation.
 """
 
@@ -18,11 +18,12 @@ import numpy as np
 from planner.serving import analyze, engine_for, prepare, simulate
 from planner.workload import Workload
 
-COLS = ("TTFT mean ms", "TTFT p90 ms", "TPOT mean ms", "decode batch")
+COLS = ("TTFT mean ms", "TTFT p90 ms", "TTFT p99 ms", "TPOT mean ms", "decode batch")
 
 
 def values(r) -> list[float]:
-    return [r.ttft.mean * 1e3, r.ttft.p90 * 1e3, r.tpot.mean * 1e3, r.decode_batch]
+    ttft = [r.ttft.mean, r.ttft.p90, r.ttft.p99]
+    return [x * 1e3 for x in ttft] + [r.tpot.mean * 1e3, r.decode_batch]
 
 
 def line(name: str, v) -> str:

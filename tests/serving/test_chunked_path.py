@@ -49,7 +49,7 @@ def _path(model, gpu, load, L=6000, seed=4):
     return e, tab, d, solve_path(e, tab, rate, d, 0.0, g0)
 
 
-def test_path_obeys_lindley_little_and_the_iteration_table():
+def test_path_obeys_lindley_the_decode_spans_and_the_iteration_table():
     """The path solved iteration by iteration against closed forms of what it must satisfy:
     served tokens S_j = Q_j + min(0, min_k (X_k - Q_k)) (Lindley, Q the tokens the
     iterations could serve, at most the budget B - N_j), the decode batch N_j equal to the
