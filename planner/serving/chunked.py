@@ -9,10 +9,9 @@ M/G/inf population (Poisson, correlated over a decode lifetime), which modulates
 rate. The fluid model still gives the capacity (where full chunks stop keeping up) and the
 starting point.
 
-The model is solved on one path of L iterations, iteration by iteration (its exact causal
-solution; an earlier version ran vectorized fixed-point passes over the whole path, whose slow
-decode-batch mode converged too slowly near capacity and underestimated TTFT there by 10-20%),
-with common random numbers:
+The model is solved on one path of L = 8 iterations per requested sample, iteration by
+iteration (its exact causal solution; the loop is compiled, chunked_walk), with common random
+numbers:
 - request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
   on its expected count over the fluid horizon (scaled exponential spacings) and sizes
   (I, D) drawn once, stratified, in arrival order; an arrival joins the first iteration
@@ -21,8 +20,8 @@ with common random numbers:
 - iteration j serves prompt tokens FCFS up to its budget, S_j = min(S_{j-1} + q_j, X_j)
   (Lindley) with X_j the tokens arrived before j, admitting a new prompt only into a free
   sequence slot and when its whole prompt fits the KV cache after this iteration's decode
-  tokens (vLLM's admission with its watermark; no preemption: the cache may overcommit
-  briefly where vLLM would preempt and recompute);
+  tokens (vLLM's admission with its watermark); when the decode tokens no longer fit, the
+  newest admission is preempted and recomputed later, ahead of new prompts (chunked_walk);
 - a prompt ends in the iteration whose S reaches its cumulative tokens, then decodes one
   token per iteration for D iterations (a difference array gives N_j; the decodes running
   when the path starts are Poisson many, with equilibrium residual lengths);
@@ -34,11 +33,12 @@ fluid capacity, which counts the KV of the mean batch only).
 Per-request latencies come from virtual requests placed on the solved path (PASTA: the
 arrival iteration is chosen with probability proportional to its length, uniformly inside
 it): FCFS, it waits for the backlog ahead of it, then its own prompt, served by the tokens
-the path's iterations could serve; TTFT runs to the end of its last chunk's iteration, and
-its TPOT is the mean gap of the D iterations that follow. TBT gaps are the iteration
-lengths weighted by N_j. Near capacity one path carries sampling error (slow backlog
-cycles): at 90% load the TTFT mean of one evaluation has a standard deviation of about 10%
-between seeds (benchmarks/chunked_spread.py).
+the path's iterations could serve the arrival stream (Q: less stalls and recompute); TTFT
+runs to the end of its last chunk's iteration (iterations lengthened by its own tokens), and
+its TPOT is the mean gap of the D iterations that follow (a virtual request is not itself
+preempted: its TPOT misses the recompute stall). TBT gaps are the iteration lengths weighted
+by N_j. Near capacity one path carries sampling error (slow backlog cycles, and on a
+KV-bound replica rare preemption jams): benchmarks/chunked_spread.py measures it.
 """
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .analytic import Latencies, _bisect_capacity, _finish, decode_root, n_cap, n_grid, slots
+from .analytic import Latencies, _finish, decode_root, n_cap, n_grid, slots
+from .chunked_walk import fluid_times, walk
 from .engine import Engine
 from .prepared import Prepared
 from .sim_replica import WATERMARK
 
 FILL = np.linspace(0.0, 1.0, 17)
-PATH = 4  # path iterations per requested sample
+PATH = 8  # path iterations per requested sample
 BLOCK = 256  # stratification block of the draws
 
 
@@ -107,17 +108,14 @@ def tables(engine: Engine, p: Prepared, top: int) -> ChunkTables:
 
 
 # ---- fluid mean level: capacity and the starting point ------------------------------------
-def fluid_time(tab: ChunkTables, rate: float, mean_input: float, N) -> np.ndarray:
+def fluid_time(tab: ChunkTables, rate, mean_input: float, N) -> np.ndarray:
     """Fluid iteration time at N decodes: each iteration carries the prompt tokens that
     arrived during the one before, k = λE[I]T capped at q: T = t(N, k/q) (a contraction
-    where stable). inf where even full chunks cannot keep up (λE[I]·t(N, q) >= q)."""
-    N = np.asarray(N, dtype=float)
-    q = tab.chunk(N)
-    t = tab.time(N, 0.0)
-    for _ in range(8):
-        t = tab.time(N, rate * mean_input * t / q)
-    full = tab.time(N, 1.0)
-    return np.where(rate * mean_input * full < q, t, np.inf)
+    where stable). inf where even full chunks cannot keep up (λE[I]·t(N, q) >= q). Rates
+    along the first axis, N along the second (scalars are squeezed)."""
+    loads = np.atleast_1d(np.asarray(rate, dtype=float) * mean_input).ravel()
+    T = fluid_times(tab.T.ravel(), tab.q, loads, np.asarray(N, dtype=float).ravel())
+    return T.reshape(np.broadcast_shapes(np.shape(rate), np.shape(N)))
 
 
 def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float:
@@ -127,6 +125,22 @@ def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float
         return 0.0
     grid = n_grid(top)
     return decode_root(grid, rate * ed * fluid_time(tab, rate, p.mean(p.I), grid))
+
+
+def fluid_capacity(tab: ChunkTables, p: Prepared, top: float, points: int = 32) -> float:
+    """Largest rate at which the fluid model has a decode batch: some N on the grid with
+    λE[D]·T(N) <= N and full chunks keeping up there (λE[I]·t(N, q) < q(N), so
+    λ < max_N q(N)/(E[I]·t(N, q)) bounds it). A vectorized grid search over rates below that
+    bound, refined four times (relative resolution points^-4; stability is monotone in λ)."""
+    grid, ei, ed = n_grid(top), p.mean(p.I), p.mean(p.D)
+    lo, hi = 0.0, float(np.max(tab.chunk(grid) / (ei * tab.time(grid, 1.0))))
+    for _ in range(4):
+        rates = np.linspace(lo, hi, points + 1)[1:]
+        T = fluid_time(tab, rates[:, None], ei, grid[None, :])
+        ok = np.any(rates[:, None] * ed * T <= grid, axis=1) & np.any(np.isfinite(T), axis=1)
+        k = int(np.argmin(ok)) if not ok.all() else points
+        lo, hi = (rates[k - 1] if k else lo), (rates[k] if k < points else hi)
+    return lo
 
 
 # ---- the path -----------------------------------------------------------------------------
@@ -146,8 +160,8 @@ class Draws:
 
 
 def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
-    """Stratified sizes (``uniforms``) and unit-rate Poisson epochs (conditioned on their
-    count by ``_arrived``), so that the path's arrival rate and mean request sizes match the
+    """Stratified sizes (``stratified``) and unit-rate Poisson epochs (conditioned on their
+    count by ``_epochs``), so that the path's arrival rate and mean request sizes match the
     workload closely: the decode batch is sensitive to them (N = λE[D]·mean gap, and the
     gap grows with N)."""
     idx = stratified(rng, p.w, requests)
@@ -168,29 +182,29 @@ def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
     )
 
 
-def uniforms(rng, n: int) -> np.ndarray:
-    """n stratified uniforms: in every block of BLOCK consecutive draws one falls in each
-    slice [k/BLOCK, (k+1)/BLOCK), in random order (so any prefix of whole blocks is
-    stratified: a path uses a rate-dependent prefix of its draws)."""
-    blocks = -(-n // BLOCK)
-    u = rng.permuted(np.tile(np.arange(BLOCK), (blocks, 1)), axis=1) + rng.random((blocks, BLOCK))
-    return (u / BLOCK).ravel()[:n]
-
-
-def stratified(rng, weights: np.ndarray, n: int) -> np.ndarray:
-    """n indices drawn with the given weights by stratified inversion, in random order."""
+def stratified(rng, weights: np.ndarray, n: int, shuffle: bool = True) -> np.ndarray:
+    """n indices drawn with the given weights by stratified inversion: in every block of
+    BLOCK consecutive draws one uniform falls in each slice [k/BLOCK, (k+1)/BLOCK) (so any
+    prefix of whole blocks is stratified: a path uses a rate-dependent prefix of its draws),
+    in random order inside the block unless ``shuffle`` is False (then ascending)."""
+    u = (np.arange(BLOCK) + rng.random((-(-n // BLOCK), BLOCK))) / BLOCK
     cdf = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cdf / cdf[-1], uniforms(rng, n)), weights.size - 1)
+    idx = np.minimum(np.searchsorted(cdf / cdf[-1], u), weights.size - 1)
+    return (rng.permuted(idx, axis=1) if shuffle else idx).ravel()[:n]
 
 
 @dataclass(frozen=True)
 class Path:
     g: np.ndarray  # iteration lengths
+    gf: np.ndarray  # their lengths had the arrival stream used all its capacity Q
     N: np.ndarray  # decodes in each iteration
     K: np.ndarray  # prompt tokens in each iteration
     S: np.ndarray  # prompt tokens served through each iteration
     X: np.ndarray  # prompt tokens arrived before each iteration starts
     Q: np.ndarray  # prompt tokens the iterations could serve (budget, less admission stalls)
+    credit: np.ndarray  # Q's share from a prompt preempted in progress (recomputed whole)
+    redo: np.ndarray  # iteration of that prompt's first token after its recompute
+    preemptions: int = 0
 
     @property
     def end(self) -> np.ndarray:
@@ -198,72 +212,30 @@ class Path:
 
 
 def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: float, g0: float):
-    """The path, iteration by iteration (module docstring). Arrivals are conditioned on the
-    expected count over the fluid horizon L·g0; the decodes running at the start are the
-    u0-quantile of Poisson(N0) many, holding the KV of their prompts and generated tokens."""
-    L, top, bs = d.L, tab.top, engine.scheduler.block_size
-    ep = _epochs(d.a, rate * L * g0).tolist()
-    kv = engine.kv_tokens * (1 - WATERMARK)
-    n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, top)
-    span_end = L + int(max(d.D.max(initial=0), d.init_left.max(initial=0))) + 2
-    delta, freed = [0] * span_end, [0.0] * span_end  # decode spans; KV tokens they release
-    delta[0] = n0
-    held = 0.0
-    for left, done, prompt in zip(d.init_left[:n0], d.init_done[:n0], d.init_size[:n0]):
-        delta[left] -= 1
-        freed[left] += prompt + bs + done + left
-        held += prompt + bs + done
-    cum_np = np.concatenate(([0.0], np.cumsum(d.I)))
-    cum, size, span = cum_np.tolist(), d.I.tolist(), d.D.tolist()
-    flat, qs = tab.T.ravel().tolist(), tab.q.tolist()
-    width, steps, last = FILL.size, FILL.size - 1, FILL.size - 2
-    idle = float(tab.T[min(1, top), 0])
-    gs, ns, ks, xs, cs = [0.0] * L, [0] * L, [0.0] * L, [0] * L, [0.0] * L
-    N = arrived = admitted = done = 0
-    S = t = 0.0
-    m = len(ep)
-    for j in range(L):
-        N += delta[j]
-        held -= freed[j]
-        while arrived < m and ep[arrived] <= t:
-            arrived += 1
-        q = qs[N]  # N <= top: admissions wait for a free slot
-        reach = S + q
-        # admission of the prompts the budget reaches: a sequence slot, and its KV after
-        # this iteration's decode tokens (vLLM: the whole prompt's blocks, the watermark)
-        while (
-            admitted < arrived
-            and cum[admitted] < reach
-            and admitted - done < top - N
-            and (held + N + size[admitted] + bs <= kv or N == admitted - done == 0)
-        ):  # an empty replica admits without the watermark
-            held += size[admitted] + bs
-            admitted += 1
-        c = cum[admitted]
-        k = (reach if reach < c else c) - S
-        S += k
-        stalled = k < q - 1e-9 and admitted < arrived  # tokens waiting, none admissible
-        cs[j] = k if stalled else q  # the tokens it could have served
-        held += N
-        while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: D decodes follow
-            end = j + 1 + span[done]
-            delta[j + 1] += 1
-            delta[end] -= 1
-            freed[end] += size[done] + bs + span[done]
-            done += 1
-        if N == 0 and k == 0:
-            g = idle
-        else:
-            x = k / q * steps
-            i = int(x)
-            if i > last:
-                i = last
-            b = N * width + i
-            g = flat[b] + (x - i) * (flat[b + 1] - flat[b])
-        gs[j], ns[j], ks[j], xs[j] = g, N, k, arrived
-        t += rate * g
-    K = np.array(ks)
-    return Path(np.array(gs), np.array(ns), K, np.cumsum(K), cum_np[xs], np.cumsum(cs))
+    """The path, iteration by iteration (module docstring, chunked_walk). Arrivals are
+    conditioned on the expected count over the fluid horizon L·g0; the decodes running at
+    the start are the u0-quantile of Poisson(N0) many, holding the KV of their prompts and
+    generated tokens."""
+    n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, tab.top)
+    cum = np.concatenate(([0.0], np.cumsum(d.I)))
+    kv = float(engine.kv_tokens)
+    g, gf, N, K, S, x, c, credit, redo, preempted = walk(
+        _epochs(d.a, rate * d.L * g0),
+        cum,
+        d.I.astype(float),
+        d.D,
+        tab.T.ravel(),
+        tab.q,
+        d.L,
+        rate,
+        kv,
+        kv * (1 - WATERMARK),
+        float(engine.scheduler.block_size),
+        float(tab.T[min(1, tab.top), 0]),
+        d.init_left[:n0],
+        (d.init_size[:n0] + d.init_done[:n0]).astype(float),
+    )
+    return Path(g, gf, N, K, S, cum[x], np.cumsum(c), credit, redo, preempted)
 
 
 def _epochs(a: np.ndarray, horizon: float) -> np.ndarray:
@@ -316,24 +288,29 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     """TTFT and TPOT of n requests placed on the path (module docstring)."""
     L, g, end = path.g.size, path.g, path.end
     last = L - L // 4
-    j = burn + rng.choice(last - burn, n, p=g[burn:last] / g[burn:last].sum())
+    j = burn + stratified(rng, g[burn:last], n, shuffle=False)  # ascending: fast searches
     u = rng.random(n)
-    idx = rng.choice(p.w.size, n, p=p.w)
+    idx = stratified(rng, p.w, n)
     I, D = p.I[idx], p.D[idx].astype(np.int64)
     idle = (path.N[j] == 0) & (path.K[j] == 0)
     arrival = np.where(idle, end[j], end[j] - (1 - u) * g[j])
     # FCFS: later arrivals do not delay it, and from j + 1 on the server works on the
     # backlog ahead of it (tokens arrived before it, less those served) and then on it;
-    # until its last chunk the iterations are full, and the last one carries at least the
-    # rest of its prompt (the path's K leaves its own tokens out)
+    # until its last chunk the stream uses all of its capacity (iterations last gf), and
+    # the last one carries at least the rest of its prompt (the path's K leaves it out)
     ahead = path.X[j] + u * (path.X[j + 1] - path.X[j]) - path.S[j]
     need = path.Q[j] + ahead + I
     f = np.clip(np.searchsorted(path.Q, need - 1e-6), j + 1, L - 2)
-    full = np.cumsum(tab.at(path.N, 1.0) - g)
+    full = np.cumsum(path.gf - g)
     q_last = tab.q[path.N[f]]
     rest = np.minimum(np.maximum(need - path.Q[f - 1], path.K[f]), q_last)
     last = tab.at(path.N[f], rest / q_last)
     ttft = end[f - 1] + (full[f - 1] - full[j]) + last - arrival
+    # its last tokens in the place of a prompt preempted in progress: it waits, as that
+    # prompt did, for the recompute (vLLM preempts the newest admission first)
+    hit = (path.credit[f] > 0) & (need > path.Q[f] - path.credit[f] + 1e-6)
+    f = np.where(hit, path.redo[f], f)
+    ttft = np.where(hit, end[f] - arrival, ttft)
     stop = np.minimum(f + D, L - 1)
     tpot = np.where(D > 0, (end[stop] - end[f]) / np.maximum(stop - f, 1), np.nan)
     return ttft, tpot, D
@@ -343,12 +320,7 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
     top = slots(engine)
     tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
     cap_n = min(n_cap(engine, p), float(top))
-    capacity = p.memo(
-        "chunked_capacity",
-        lambda: _bisect_capacity(
-            lambda lam: np.isfinite(fluid_batch(tab, p, lam, cap_n)), 1.0 / p.mean(p.t_prefill)
-        ),
-    )
+    capacity = p.memo("chunked_capacity", lambda: fluid_capacity(tab, p, cap_n))
     N0 = fluid_batch(tab, p, rate, cap_n)
     if rate >= capacity or not np.isfinite(N0):
         return Latencies(capacity)
@@ -363,7 +335,7 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
     ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
     weights = path.N[burn:].astype(float)
     gaps = (
-        rng.choice(path.g[burn:], n, p=weights / weights.sum())
+        path.g[burn:][stratified(rng, weights, n)]
         if weights.sum() > 0
         else np.full(n, float(tab.T[1, 0]))
     )

@@ -1,0 +1,234 @@
+"""The iteration loop of the chunked-prefill path (compiled with numba): admission by sequence
+slots and KV, and preemption by recompute, as vLLM and the simulator (sim_chunked) do them.
+
+Sequences are numbered: arrivals 0..m-1 (in arrival order), then the decodes running when the
+path starts. KV is counted in tokens, a sequence holding its context plus one block of
+slack. Each iteration j:
+1. the decodes that start or end at j join or leave N (difference array ``delta``) and
+   release their KV (``freed``);
+2. while this iteration's decode tokens do not fit (held + N > KV), the newest admission is
+   preempted: the prompt in progress if any, else the most recently started decode; it goes
+   to the front of the queue with its whole context (prompt + generated tokens) to recompute
+   and the decodes it has left;
+3. the budget q = B - N goes FCFS to the prompt in progress, then to the preempted queue,
+   then to new arrivals, admitting a prompt only into a free sequence slot and when its
+   context fits after this iteration's decode tokens and the watermark (an empty replica
+   admits without the watermark);
+4. a prompt that ends decodes from j + 1 for its output tokens (or the ones it has left).
+
+Arrival prompts are a cumulative token stream: S (served), X (arrived), Q (what the
+iterations could serve it: the budget after recompute, or what it got where a prompt was held
+back). A preempted arrival prompt leaves the stream as if served (its tokens credited to Q)
+and is recomputed whole from the preempted queue, so Lindley's S = Q + min(0, min(X - Q))
+holds throughout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, init_held):
+    """Per iteration: length g; the length had the arrival stream used all of its capacity
+    (what a tagged request waiting behind the stream's backlog sees); decodes N; prompt
+    tokens K (all prompts); arrival tokens served S; arrivals X (count); the stream's
+    capacity c; its credit from prompts preempted in progress, and the iteration of their
+    first token after the recompute. Then the number of preemptions. ``kv`` is the KV that
+    decodes may fill, ``cap`` the admission limit (kv less the watermark); ``flat`` the
+    iteration-time table T[n, fill] raveled, ``qs`` the chunk q(n), ``ep`` the arrival
+    epochs on the clock t = rate * time."""
+    top = qs.size - 1
+    width = flat.size // qs.size
+    m, n0 = size.size, init_left.size
+    ids = m + n0
+    longest = max(span.max() if m else 0, init_left.max() if n0 else 0)
+    delta = np.zeros(L + longest + 3, np.int64)
+    freed = np.zeros(L + longest + 3)
+    base = np.zeros(ids)  # KV of a decoding sequence when it (re)started: context + a block
+    start = np.zeros(ids, np.int64)  # iteration it (re)started decoding
+    stop = np.zeros(ids, np.int64)  # iteration its decodes end
+    ctx = np.zeros(ids)  # context to recompute after a preemption
+    left = np.zeros(ids, np.int64)  # decodes left after a preemption
+    stack = np.zeros(ids, np.int64)  # decoding sequences by start (newest on top)
+    queue = np.zeros(ids, np.int64)  # preempted sequences (front on top)
+    sp = nq = 0
+    held = 0.0
+    for i in range(n0):
+        s = m + i
+        base[s], stop[s] = init_held[i] + bs, init_left[i]
+        delta[0] += 1
+        delta[stop[s]] -= 1
+        freed[stop[s]] += base[s] + stop[s]
+        held += base[s]
+        stack[sp] = s
+        sp += 1
+    gs, gf, ks, ss, cs, cred = (
+        np.zeros(L),
+        np.zeros(L),
+        np.zeros(L),
+        np.zeros(L),
+        np.zeros(L),
+        np.zeros(L),
+    )
+    first = np.full(m, -1, np.int64)  # iteration of an arrival's first token
+    victim = np.full(L, -1, np.int64)  # arrival prompt preempted in progress at j
+    ns, xs = np.zeros(L, np.int64), np.zeros(L, np.int64)
+    N = arrived = admitted = done = preemptions = 0
+    rp, rp_done = -1, 0.0  # preempted sequence whose recompute is in progress
+    S = t = 0.0
+    for j in range(L):
+        N += delta[j]
+        held -= freed[j]
+        while arrived < m and ep[arrived] <= t:
+            arrived += 1
+        credit = 0.0
+        while held + N > kv:  # preempt the newest admission
+            while sp and stop[stack[sp - 1]] <= j:  # finished decodes leave lazily
+                sp -= 1
+            if rp >= 0:
+                held -= ctx[rp] + bs
+                queue[nq], nq, rp = rp, nq + 1, -1
+            elif admitted > done:
+                a = done
+                credit += cum[a + 1] - S
+                S = cum[a + 1]
+                held -= size[a] + bs
+                ctx[a], left[a], victim[j] = size[a], span[a], a
+                queue[nq], nq, done = a, nq + 1, done + 1
+            elif N > 1 and sp:
+                v = stack[sp - 1]
+                sp -= 1
+                gen = j - start[v]
+                held -= base[v] + gen
+                N -= 1
+                delta[stop[v]] += 1
+                freed[stop[v]] -= base[v] + stop[v] - start[v]
+                ctx[v], left[v] = base[v] - bs + gen, stop[v] - j
+                queue[nq], nq = v, nq + 1
+            else:
+                break
+            preemptions += 1
+        q = qs[N]  # N <= top: admissions wait for a free slot
+        room = q
+        joining = 0  # recomputes that end in this iteration (decode from j + 1)
+        k_arr = 0.0
+        # 1. the prompt in progress
+        if rp >= 0:
+            x = min(room, ctx[rp] - rp_done)
+            rp_done += x
+            room -= x
+            if rp_done >= ctx[rp] - 1e-9:
+                _begin(rp, j, ctx[rp] + bs, left[rp], base, start, stop, delta, freed, first)
+                stack[sp], sp, rp, joining = rp, sp + 1, -1, joining + 1
+        elif admitted > done:
+            x = min(room, cum[admitted] - S)
+            S += x
+            k_arr += x
+            room -= x
+        # 2. the preempted queue, front first, once no prompt is left in progress
+        blocked = False
+        while room > 1e-9 and nq and rp < 0 and cum[admitted] - S < 1e-9:
+            h = queue[nq - 1]
+            busy = N + joining + admitted - done
+            fits = held + N + ctx[h] + bs <= cap or busy == 0
+            if busy >= top or not fits:
+                blocked = True
+                break
+            nq -= 1
+            held += ctx[h] + bs
+            x = min(room, ctx[h])
+            room -= x
+            if x >= ctx[h] - 1e-9:
+                _begin(h, j, ctx[h] + bs, left[h], base, start, stop, delta, freed, first)
+                stack[sp], sp, joining = h, sp + 1, joining + 1
+            else:
+                rp, rp_done = h, x
+        # 3. new arrivals, FCFS, by sequence slot and KV
+        stream = not blocked and nq == 0 and rp < 0  # the queue has reached them
+        if stream:
+            reach = S + room
+            while (
+                admitted < arrived
+                and cum[admitted] < reach
+                and N + joining + admitted - done < top
+                and (
+                    held + N + size[admitted] + bs <= cap
+                    or N + joining + admitted - done == 0  # an empty replica
+                )
+            ):
+                held += size[admitted] + bs
+                admitted += 1
+            x = min(reach, cum[admitted]) - S
+            S += x
+            k_arr += x
+            room -= x
+        # the stream's capacity: what it got, and the rest of the budget if it was free to
+        # take it (the preempted queue served, no arrived tokens held back)
+        free = stream and cum[arrived] - S < 1e-9
+        cred[j] = credit
+        cs[j] = credit + k_arr + (room if free else 0.0)
+        held += N
+        while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: decodes follow
+            _begin(done, j, size[done] + bs, span[done], base, start, stop, delta, freed, first)
+            stack[sp], sp, done = done, sp + 1, done + 1
+        k = q - room
+        g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q)
+        unused = cs[j] - credit - k_arr  # capacity the arrival stream left unused
+        gs[j], ns[j], ks[j], ss[j], xs[j] = g, N, k, S, arrived
+        gf[j] = g if unused <= 0 else _time(flat, width, N, (k + unused) / q)
+        t += rate * g
+    redo = np.full(L, -1, np.int64)  # where a prompt preempted at j got its first token
+    for j in range(L):
+        if victim[j] >= 0:
+            redo[j] = first[victim[j]] if first[victim[j]] >= 0 else L - 1
+    return gs, gf, ns, ks, ss, xs, cs, cred, redo, preemptions
+
+
+@njit(cache=True)
+def _time(flat, width, n, fill):
+    """T[n, fill] of the raveled table, linear in the fill (in [0, 1])."""
+    x = fill * (width - 1)
+    i = min(int(x), width - 2)
+    b = n * width + i
+    return flat[b] + (x - i) * (flat[b + 1] - flat[b])
+
+
+@njit(cache=True)
+def _begin(s, j, kv, d, base, start, stop, delta, freed, first):
+    """Sequence s, holding kv tokens, decodes in iterations j + 1 .. j + d (its first token
+    ends iteration j unless it had one before its preemption)."""
+    if s < first.size and first[s] < 0:
+        first[s] = j
+    base[s], start[s], stop[s] = kv, j + 1, j + 1 + d
+    delta[j + 1] += 1
+    delta[j + 1 + d] -= 1
+    freed[j + 1 + d] += kv + d
+
+
+@njit(cache=True)
+def fluid_times(flat, qs, loads, N):
+    """Fluid iteration time T[r, g] at prompt-token arrival rate loads[r] = λE[I] and
+    (fractional) decode batch N[g]: the fixed point T = t(N, λE[I]T/q(N)) (8 iterations of
+    the contraction), inf where full chunks cannot keep up (λE[I]·t(N, 1) >= q(N))."""
+    top = qs.size - 1
+    width = flat.size // qs.size
+    out = np.empty((loads.size, N.size))
+    for g in range(N.size):
+        n = min(max(N[g], 0.0), float(top))
+        i = min(int(n), max(top - 1, 0))
+        u = n - i
+        i1 = min(i + 1, top)
+        q = (1 - u) * qs[i] + u * qs[i1]
+        full = (1 - u) * _time(flat, width, i, 1.0) + u * _time(flat, width, i1, 1.0)
+        for r in range(loads.size):
+            if loads[r] * full >= q:
+                out[r, g] = np.inf
+                continue
+            t = (1 - u) * flat[i * width] + u * flat[i1 * width]
+            for _ in range(8):
+                f = min(loads[r] * t / q, 1.0)
+                t = (1 - u) * _time(flat, width, i, f) + u * _time(flat, width, i1, f)
+            out[r, g] = t
+    return out
