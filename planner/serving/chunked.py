@@ -71,14 +71,6 @@ class ChunkTables:
     def top(self) -> int:
         return self.T.shape[0] - 1
 
-    def time(self, N, fill) -> np.ndarray:
-        """Bilinear interpolation of T at (fractional) decode batch N and fill in [0, 1]."""
-        N = np.clip(np.asarray(N, dtype=float), 0, self.top)
-        i = np.minimum(N.astype(np.int64), self.top - 1) if self.top else np.zeros_like(N, int)
-        u = N - i
-        lo, hi = self.at(i, fill), self.at(np.minimum(i + 1, self.top), fill)
-        return (1 - u) * lo + u * hi
-
     def at(self, n: np.ndarray, fill) -> np.ndarray:
         """T at integer decode batches n and fills (linear in the fill)."""
         x = np.clip(fill, 0, 1) * (FILL.size - 1)
@@ -130,10 +122,12 @@ def fluid_batch(tab: ChunkTables, p: Prepared, rate: float, top: float) -> float
 def fluid_capacity(tab: ChunkTables, p: Prepared, top: float, points: int = 32) -> float:
     """Largest rate at which the fluid model has a decode batch: some N on the grid with
     λE[D]·T(N) <= N and full chunks keeping up there (λE[I]·t(N, q) < q(N), so
-    λ < max_N q(N)/(E[I]·t(N, q)) bounds it). A vectorized grid search over rates below that
-    bound, refined four times (relative resolution points^-4; stability is monotone in λ)."""
+    λ < max_N q(N)/(E[I]·t(N, q)) bounds it; between table rows the ratio of two linear
+    functions is monotone, so its maximum is on a row). A vectorized grid search over rates
+    below that bound, refined four times (relative resolution points^-4; stability is
+    monotone in λ)."""
     grid, ei, ed = n_grid(top), p.mean(p.I), p.mean(p.D)
-    lo, hi = 0.0, float(np.max(tab.chunk(grid) / (ei * tab.time(grid, 1.0))))
+    lo, hi = 0.0, float(np.max(tab.q / (ei * tab.T[:, -1])))
     for _ in range(4):
         rates = np.linspace(lo, hi, points + 1)[1:]
         T = fluid_time(tab, rates[:, None], ei, grid[None, :])
