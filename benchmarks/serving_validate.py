@@ -1,6 +1,7 @@
 """Analytic serving model against the iteration-level simulator.
 
 Run:  python benchmarks/serving_validate.py [--requests 100000] [--markdown]
+      [--schedulers continuous chunked] [--gpus A100-SXM4-80GB L40S]
 Grid: 3 models x 2 GPUs x 2 schedulers (continuous, chunked) x loads 30/60/90% of the analytic
 capacity, chat workload. Prints per point the relative error (analytic / simulated - 1) of mean
 and p90 TTFT and TPOT, and a summary against the targets (means within 10%, p90 within 15%).
@@ -71,14 +72,16 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--schedulers", nargs="+", default=SCHEDULERS, choices=SCHEDULERS)
+    ap.add_argument("--gpus", nargs="+", default=GPUS, choices=GPUS)
     args = ap.parse_args()
     workload = Workload.bundled("chat")
     t0 = time.perf_counter()
     rows = [
         point(m, tp, g, s, load, workload, args.requests, args.seed)
         for m, tp in MODELS
-        for g in GPUS
-        for s in SCHEDULERS
+        for g in args.gpus
+        for s in args.schedulers
         for load in LOADS
     ]
     frame = pd.DataFrame(rows)

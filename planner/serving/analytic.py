@@ -28,7 +28,7 @@ transfer I·kv_bytes/link; decode replicas each run N = (λ/R_d)E[D]t_d(N), TPOT
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
@@ -54,6 +54,7 @@ class Latencies:
     e2e: np.ndarray | None = None
     tbt: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    decode_fano: float = 1.0  # Var N / E[N] of the decode batch, where modelled
 
 
 def mg1_wait_moments(rate: float, s1: float, s2: float, s3: float) -> tuple[float, float]:
@@ -91,31 +92,82 @@ def compound(rng, counts_mean: np.ndarray, mean: float, var: float) -> np.ndarra
     return out
 
 
-def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, residence: float):
-    """Wait for admission: a sequence slot (c = max_seqs servers, load N) or room in the KV
-    cache. KV demand varies per sequence (X tokens: a running request's current KV, length-
-    biased by its decode time), so the KV pool is an Erlang C system under Hayward's
-    approximation: c = K/z servers, load N·E[X]/z, z = E[X^2]/E[X]. The tighter of the two
-    gives P(wait) (Erlang C) and an exponential conditional wait of z·residence/(c_tok - A_tok)
-    (M/M/c)."""
+def occupancy_fano(rate: float, t_d: float, slope: float, p: Prepared, rho=0.0, e1=0.0, e2=0.0):
+    """Var N / E[N] of the decode batch (linear-noise approximation). Counted in decode
+    iterations, an iteration's arrivals come in clusters: Poisson(λ·t_d) arrive during the
+    decode step and each opens a prefill busy period (priority work of S = own prefill, mean
+    e1, second moment e2) whose arrivals join it, so a cluster holds B prompts with E[B] =
+    1/(1 - ρ), Var B = (ρ(1 - ρ) + λ²E[S²])/(1 - ρ)³ (M/G/1 busy period, Takács). Batch-mates
+    share their start, so Var N = E[N](1 + (E[B²]/E[B] - 1)·h) (M^X/G/inf, h = E[min(D, D')]/
+    E[D]); a longer decode step at larger N admits more per iteration, a feedback of gain
+    β = λE[D]·t_d'(N)/(1 - ρ) that widens it by 1/(1 - β) (birth-death, processor sharing)."""
+    var_b = (rho * (1 - rho) + rate**2 * e2) / (1 - rho) ** 3
+    index = var_b * (1 - rho) + 1 / (1 - rho)  # E[B²]/E[B]
+    beta = rate * p.mean(p.D) * max(slope, 0.0) / (1 - rho)
+    return (1 + (index - 1) * p.decode_overlap) / max(1 - beta, 1e-3)
+
+
+def full_probability(mean: float, fano: float, c: float, q: float) -> float:
+    """P(an arrival finds all c servers busy) for a birth-death occupancy that is negative
+    binomial (mean, variance fano·mean; Poisson when fano <= 1) below c and geometric with
+    ratio q in the queue above c (an Erlang C whose busy count is overdispersed). A
+    fractional c interpolates between its neighbours in log-probability."""
+    if mean <= 0:
+        return 0.0
+    top = math.ceil(c)
+    k = np.arange(top + 1, dtype=float)
+    if fano <= 1 + 1e-9:
+        logp = k * math.log(max(mean, 1e-300)) - mean - special.gammaln(k + 1)
+    else:
+        r, s = mean / (fano - 1), 1 - 1 / fano
+        logp = special.gammaln(k + r) - special.gammaln(k + 1) + k * math.log(s)
+    pk = np.exp(logp - logp.max())
+
+    def at(j: int) -> float:
+        full = pk[j] / (1 - q)
+        return max(full / (pk[:j].sum() + full), 1e-300)
+
+    lo = max(top - 1, 0)
+    frac = c - lo if top > 0 else 1.0
+    return float(math.exp((1 - frac) * math.log(at(lo)) + frac * math.log(at(top))))
+
+
+def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, fano: float, rate, cycle):
+    """Wait for admission: a sequence slot (c = max_seqs servers, mean busy N) or room in
+    the KV cache. KV demand varies per sequence (X tokens: a running request's current KV,
+    length-biased by its decode time), so the KV pool counts in units of z = E[X^2]/E[X]
+    (Hayward): c = K/z servers, mean busy N·E[X]/z, Fano 1 + (fano - 1)E[X]/z. With both
+    full, a sequence holds its slot for E[D]·cycle(n) (cycle = time per decode token at n
+    sequences), so the queue drains at c/residence against the arrivals: P(wait) from
+    ``full_probability``, the wait given > 0 exponential with mean residence/(c - load)
+    (M/M/c). The tighter of the two limits wins."""
     x1, x2 = p.kv_moments
     z = x2 / x1
-    options = [(float(slots(engine)), N), (engine.kv_tokens / z, N * x1 / z)]
+    ed = p.mean(p.D)
+    options = [
+        (float(slots(engine)), 1.0, fano),
+        (engine.kv_tokens / z, x1 / z, 1 + (fano - 1) * x1 / z),
+    ]
     worst = np.zeros(n)
     u, e = rng.random(n), rng.exponential(1.0, n)
-    for c, load in options:
-        if load >= c:
+    for c, unit, f in options:
+        residence = ed * cycle(c / unit)
+        load = rate * residence * unit
+        if load >= c or N * unit >= c:
             return np.full(n, math.inf)
-        c_int = max(1, math.ceil(c))
-        prob = erlang_c(c_int, load * c_int / c)
-        mean = residence / (c - load)
-        worst = np.maximum(worst, np.where(u < prob, e * mean, 0.0))
+        prob = full_probability(N * unit, f, c, load / c)
+        worst = np.maximum(worst, np.where(u < prob, e * residence / (c - load), 0.0))
     return worst
 
 
 def n_grid(top: float) -> np.ndarray:
     """Decode batch sizes from 1e-3 to ``top``, geometric (fine where N is small)."""
     return np.geomspace(min(1e-3, top / 2), top, GRID)
+
+
+def decode_slope(grid: np.ndarray, td: np.ndarray, N: float) -> float:
+    """dt_d/dN of the decode table at N."""
+    return float(np.gradient(td, grid)[np.searchsorted(grid, N).clip(0, grid.size - 1)])
 
 
 def decode_root(n_grid: np.ndarray, demand: np.ndarray) -> float:
@@ -180,7 +232,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
         return Latencies(capacity)
     N, rho = 0.0, 0.0
     for _ in range(3):  # prompts batched: those arriving in one decode cycle t_d/(1 - ρ_p)
-        cycle = float(np.interp(N, grid, td)) / (1 - rho) if ed > 0 else 0.0
+        cycle = float(np.interp(N, grid, td)) if ed > 0 else 0.0
         share, own = prefill_sharing(engine, p, rate * cycle)
         tp = tp0 * share
         e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
@@ -193,16 +245,17 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     idx = rng.choice(p.w.size, n, p=p.w)
     w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
     v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
-    a = slot_wait(rng, n, engine, p, N, ed * tpot)
+    slope = decode_slope(grid, td, N)
+    fano = occupancy_fano(rate, t_d, slope, p, rho, e1, e2)
+    a = slot_wait(rng, n, engine, p, N, fano, rate, lambda m: np.interp(m, grid, td) / (1 - rho))
     ttft = w + v + a + tp0[idx] * own
     d = p.D[idx]
     var = max(e2 - e1**2, 0.0)
     interrupts = compound(rng, rate * d * tpot, e1, var)
-    slope = float(np.gradient(td, grid)[np.searchsorted(grid, N).clip(0, grid.size - 1)])
     drift = batch_drift(rng, N, slope, tpot, d)
     per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
-    return _finish(capacity, N, ttft, per_token, d, gaps)
+    return replace(_finish(capacity, N, ttft, per_token, d, gaps), decode_fano=fano)
 
 
 def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.ndarray:
@@ -284,11 +337,12 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     transfer = p.I[idx] * engine.kv_bytes_per_token * engine.gpus / bw + lat
     N = decode_root(grid, rate / dr * ed * td) if ed > 0 else 0.0
     t_d = float(np.interp(N, grid, td))
-    a = slot_wait(rng, n, engine, p, N, ed * t_d)
+    fano = occupancy_fano(rate / dr, t_d, decode_slope(grid, td, N), p)
+    a = slot_wait(rng, n, engine, p, N, fano, rate / dr, lambda m: np.interp(m, grid, td))
     ttft = w + tp[idx] + transfer + a
     d = p.D[idx]
     per_token = np.where(d > 0, t_d, np.nan)
-    return _finish(capacity, N, ttft, per_token, d)
+    return replace(_finish(capacity, N, ttft, per_token, d), decode_fano=fano)
 
 
 def _finish(capacity, N, ttft, per_token, d, gaps=None) -> Latencies:

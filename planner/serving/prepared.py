@@ -45,6 +45,20 @@ class Prepared:
         return x1, x2
 
     @property
+    def decode_overlap(self) -> float:
+        """h = E[min(D, D')]/E[D] for iid decode lengths, i.e. the integral of P(D > u)^2 over
+        E[D]: the share of the decode batch's variance that batch-mates arriving together add
+        (M^X/G/inf: Var N = E[N](1 + (E[A(A-1)]/E[A]) h) for A arrivals per iteration)."""
+        ed = self.mean(self.D)
+        if ed <= 0:
+            return 1.0
+        order = np.argsort(self.D)
+        d, w = self.D[order], self.w[order]
+        survival = 1.0 - np.cumsum(w)  # P(D > d_k)
+        steps = np.diff(np.concatenate([[0.0], d]))  # P(D > u) = survival[k-1] on (d_k-1, d_k]
+        return float(np.dot(steps, np.concatenate([[1.0], survival[:-1]]) ** 2) / ed)
+
+    @property
     def decode_context(self) -> float:
         """Time-average context of a decoding sequence: E[D (I + D/2)] / E[D] (length-biased:
         long answers spend longer in the decode batch)."""
