@@ -11,7 +11,8 @@ TPOT = t_d(N)/(1 - ρ_p). Capacity (work-conserving stability, Li, Dai & Peng 20
 of the prefill queue (Pollaczek–Khinchine mean, Takács second moment; gamma-shaped given
 > 0, P(W > 0) = ρ_p), V the residual of a decode iteration in progress (Fuhrmann–Cooper
 decomposition for vacations; uniform on [0, t_d] when decodes run, P = 1 - e^{-N}), A the wait
-for a sequence slot (Erlang C with N_cap servers). A request's TPOT adds the prefills that
+for a sequence slot or KV room (an Erlang C whose busy count is negative binomial with the
+decode batch's Fano factor, see ``occupancy_fano``). A request's TPOT adds the prefills that
 interrupt its decode phase: K ~ Poisson(λ·D·TPOT) of them, each a prefill time; one
 time-between-tokens gap is t_d plus the prefills arriving within it (Poisson(λ·TPOT)).
 

@@ -61,16 +61,17 @@ def test_fano_of_one_cluster_per_iteration_is_the_borel_index():
 def test_decode_batch_spread_matches_the_simulator():
     """Qwen2.5-7B on an L40S, fixed 270-token prompts and 280-token answers at 60% load:
     the time-average variance of the simulated decode batch over its mean against the
-    model's Fano factor (2.18), within 20%: 60,000 requests of seeds 3-6 give 1.87-2.16,
-    far from the Poisson 1 and from the 1.3 of decode feedback alone."""
+    model's Fano factor (2.18), within 20%. `python benchmarks/decode_batch_spread.py
+    --fixed 270 280` draws the same runs: seeds 3-6 give 1.88-2.21, far from the Poisson 1."""
+    wl = Workload.fixed(270, 280)
     engine = engine_for("qwen2.5-7b", "L40S", pm.Parallelism(tp=1), "continuous")
-    prep = prepare(engine, Workload.fixed(270, 280))
+    prep = prepare(engine, wl)
     rate = 0.6 * analytic.continuous(engine, prep, 1e-9, np.random.default_rng(0), 16).capacity
     model = analytic.continuous(engine, prep, rate, np.random.default_rng(0), 256)
-    n = 60_000
     rng = np.random.default_rng(3)
-    res = run_requests(engine, np.cumsum(rng.exponential(1 / rate, n)), [270] * n, [280] * n)
-    t0, t1 = res.arrival[n // 10], res.arrival[-1]
+    ins, outs = wl.sample(60_000, rng)
+    res = run_requests(engine, np.cumsum(rng.exponential(1 / rate, ins.size)), ins, outs)
+    t0, t1 = res.arrival[ins.size // 10], res.arrival[-1]
     sim_fano = res.decode_batch_variance(t0, t1) / res.mean_decode_batch(t0, t1)
     assert sim_fano > 1.8
     assert model.decode_fano == pytest.approx(sim_fano, rel=0.2)
