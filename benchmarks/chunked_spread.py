@@ -3,7 +3,7 @@
 Run:  python benchmarks/chunked_spread.py [--model qwen2.5-7b] [--gpu L40S] [--load 0.9]
           [--seeds 6] [--samples 4096] [--requests 100000]
 
-One evaluation solves one sample path of 4 x samples iterations, so near capacity its TTFT
+One evaluation solves one sample path of 8 x samples iterations, so near capacity its TTFT
 carries sampling error (slow backlog cycles). This prints the simulator's TTFT (mean, p90,
 p99) / TPOT / decode batch at ``load`` times the analytic capacity (chat workload, seed 1) and the
 analytic values for each of ``seeds`` seeds, with their mean and standard deviation.
