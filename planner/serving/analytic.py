@@ -40,6 +40,7 @@ from queueing.multiserver import erlang_c
 
 from .engine import Engine
 from .prepared import Prepared
+from .sim_replica import WATERMARK
 
 GRID = 96
 
@@ -133,32 +134,28 @@ def full_probability(mean: float, fano: float, c: float, q: float) -> float:
     return float(math.exp((1 - frac) * math.log(at(lo)) + frac * math.log(at(top))))
 
 
-def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, fano: float, rate, cycle):
+def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, fano: float, rate, drain):
     """Wait for admission: a sequence slot (c = max_seqs servers, mean busy N) or room in
     the KV cache. KV demand varies per sequence (X tokens: a running request's current KV,
-    length-biased by its decode time), so the KV pool counts in units of z = E[X^2]/E[X]
-    (Hayward): c = K/z servers, mean busy N·E[X]/z, Fano 1 + (fano - 1)E[X]/z. With both
-    full, a sequence holds its slot for E[D]·cycle(n) (cycle = time per decode token at n
-    sequences), so the queue drains at c/residence against the arrivals: P(wait) from
-    ``full_probability``, the wait given > 0 exponential with mean residence/(c - load)
-    (M/M/c). The tighter of the two limits wins."""
+    length-biased by its decode time, plus half a block), so the KV pool counts in units of
+    z = E[X^2]/E[X] (Hayward): c = K(1 - watermark)/z servers, mean busy N·E[X]/z, Fano
+    1 + (fano - 1)E[X]/z. With the limit reached, the queue drains at the replica's
+    saturated throughput ``drain`` (c·μ of M/M/c) against the arrivals: P(wait) from
+    ``full_probability`` with queue ratio λ/drain, the wait given > 0 exponential with mean
+    1/(drain - λ). The tighter of the two limits wins."""
+    if rate >= drain:
+        return np.full(n, math.inf)
+    bs = engine.scheduler.block_size
     x1, x2 = p.kv_moments
+    x1, x2 = x1 + bs / 2, x2 + bs * x1 + bs**2 / 3  # a partly filled last block
     z = x2 / x1
-    ed = p.mean(p.D)
     options = [
-        (float(slots(engine)), 1.0, fano),
-        (engine.kv_tokens / z, x1 / z, 1 + (fano - 1) * x1 / z),
+        (float(slots(engine)), N, fano),
+        (engine.kv_tokens * (1 - WATERMARK) / z, N * x1 / z, 1 + (fano - 1) * x1 / z),
     ]
-    worst = np.zeros(n)
+    prob = max(full_probability(m, f, c, rate / drain) for c, m, f in options)
     u, e = rng.random(n), rng.exponential(1.0, n)
-    for c, unit, f in options:
-        residence = ed * cycle(c / unit)
-        load = rate * residence * unit
-        if load >= c or N * unit >= c:
-            return np.full(n, math.inf)
-        prob = full_probability(N * unit, f, c, load / c)
-        worst = np.maximum(worst, np.where(u < prob, e * residence / (c - load), 0.0))
-    return worst
+    return np.where(u < prob, e / (drain - rate), 0.0)
 
 
 def n_grid(top: float) -> np.ndarray:
@@ -248,7 +245,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
     slope = decode_slope(grid, td, N)
     fano = occupancy_fano(rate, t_d, slope, p, rho, e1, e2)
-    a = slot_wait(rng, n, engine, p, N, fano, rate, lambda m: np.interp(m, grid, td) / (1 - rho))
+    a = slot_wait(rng, n, engine, p, N, fano, rate, capacity)
     ttft = w + v + a + tp0[idx] * own
     d = p.D[idx]
     var = max(e2 - e1**2, 0.0)
@@ -339,7 +336,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     N = decode_root(grid, rate / dr * ed * td) if ed > 0 else 0.0
     t_d = float(np.interp(N, grid, td))
     fano = occupancy_fano(rate / dr, t_d, decode_slope(grid, td, N), p)
-    a = slot_wait(rng, n, engine, p, N, fano, rate / dr, lambda m: np.interp(m, grid, td))
+    a = slot_wait(rng, n, engine, p, N, fano, rate / dr, cap_decode / dr)
     ttft = w + tp[idx] + transfer + a
     d = p.D[idx]
     per_token = np.where(d > 0, t_d, np.nan)
