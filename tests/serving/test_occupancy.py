@@ -75,3 +75,15 @@ def test_decode_batch_spread_matches_the_simulator():
     sim_fano = res.decode_batch_variance(t0, t1) / res.mean_decode_batch(t0, t1)
     assert sim_fano > 1.8
     assert model.decode_fano == pytest.approx(sim_fano, rel=0.2)
+
+
+def test_a_kv_bound_replica_just_below_capacity_waits_long_but_finitely():
+    """Llama-2-7B on an L40S is KV-bound; at 98% of capacity the admission queue drains at
+    the saturated throughput, so every TTFT is finite while the waits reach many times
+    1/(λ_max - λ), itself fifty inter-arrival times."""
+    engine = engine_for("llama-2-7b", "L40S", pm.Parallelism(tp=1), "continuous")
+    prep = prepare(engine, Workload.bundled("chat"))
+    cap = analytic.continuous(engine, prep, 1e-9, np.random.default_rng(0), 16).capacity
+    lat = analytic.continuous(engine, prep, 0.98 * cap, np.random.default_rng(0), 4096)
+    assert lat.ttft is not None and np.isfinite(lat.ttft).all()
+    assert np.max(lat.ttft) > 50 / cap
