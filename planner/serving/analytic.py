@@ -229,9 +229,9 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     if rate >= capacity:
         return Latencies(capacity)
     N, rho = 0.0, 0.0
-    for _ in range(3):  # prompts batched: those arriving in one decode cycle t_d/(1 - ρ_p)
-        cycle = float(np.interp(N, grid, td)) if ed > 0 else 0.0
-        share, own = prefill_sharing(engine, p, rate * cycle)
+    for _ in range(3):  # prompts batched: those arriving during one decode step t_d(N)
+        step = float(np.interp(N, grid, td)) if ed > 0 else 0.0
+        share, own = prefill_sharing(engine, p, rate * step)
         tp = tp0 * share
         e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
         rho = rate * e1
