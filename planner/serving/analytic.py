@@ -29,7 +29,7 @@ transfer I·kv_bytes/link; decode replicas each run N = (λ/R_d)E[D]t_d(N), TPOT
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
@@ -94,11 +94,11 @@ def compound(rng, counts_mean: np.ndarray, mean: float, var: float) -> np.ndarra
     return out
 
 
-def occupancy_fano(rate: float, t_d: float, slope: float, p: Prepared, rho=0.0, e1=0.0, e2=0.0):
+def occupancy_fano(rate: float, t_d: float, slope: float, p: Prepared, rho=0.0, e2=0.0):
     """Var N / E[N] of the decode batch (linear-noise approximation). Counted in decode
     iterations, an iteration's arrivals come in clusters: Poisson(λ·t_d) arrive during the
-    decode step and each opens a prefill busy period (priority work of S = own prefill, mean
-    e1, second moment e2) whose arrivals join it, so a cluster holds B prompts with E[B] =
+    decode step and each opens a prefill busy period (priority work of S = own prefill,
+    second moment e2) whose arrivals join it, so a cluster holds B prompts with E[B] =
     1/(1 - ρ), Var B = (ρ(1 - ρ) + λ²E[S²])/(1 - ρ)³ (M/G/1 busy period, Takács). Batch-mates
     share their start, so Var N = E[N](1 + (E[B²]/E[B] - 1)·h) (M^X/G/inf, h = E[min(D, D')]/
     E[D]); a longer decode step at larger N admits more per iteration, a feedback of gain
@@ -142,9 +142,8 @@ def slot_wait(rng, n: int, engine: Engine, p: Prepared, N: float, fano: float, r
     1 + (fano - 1)E[X]/z. With the limit reached, the queue drains at the replica's
     saturated throughput ``drain`` (c·μ of M/M/c) against the arrivals: P(wait) from
     ``full_probability`` with queue ratio λ/drain, the wait given > 0 exponential with mean
-    1/(drain - λ). The tighter of the two limits wins."""
-    if rate >= drain:
-        return np.full(n, math.inf)
+    1/(drain - λ). The tighter of the two limits wins. Callers report overload before
+    λ reaches ``drain``."""
     bs = engine.scheduler.block_size
     x1, x2 = p.kv_moments
     x1, x2 = x1 + bs / 2, x2 + bs * x1 + bs**2 / 3  # a partly filled last block
@@ -244,7 +243,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
     v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
     slope = decode_slope(grid, td, N)
-    fano = occupancy_fano(rate, t_d, slope, p, rho, e1, e2)
+    fano = occupancy_fano(rate, t_d, slope, p, rho, e2)
     a = slot_wait(rng, n, engine, p, N, fano, rate, capacity)
     ttft = w + v + a + tp0[idx] * own
     d = p.D[idx]
@@ -253,7 +252,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     drift = batch_drift(rng, N, slope, tpot, d)
     per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
-    return replace(_finish(capacity, N, ttft, per_token, d, gaps), decode_fano=fano)
+    return _finish(capacity, N, ttft, per_token, d, gaps, fano)
 
 
 def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.ndarray:
@@ -340,12 +339,12 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     ttft = w + tp[idx] + transfer + a
     d = p.D[idx]
     per_token = np.where(d > 0, t_d, np.nan)
-    return replace(_finish(capacity, N, ttft, per_token, d), decode_fano=fano)
+    return _finish(capacity, N, ttft, per_token, d, fano=fano)
 
 
-def _finish(capacity, N, ttft, per_token, d, gaps=None) -> Latencies:
+def _finish(capacity, N, ttft, per_token, d, gaps=None, fano=1.0) -> Latencies:
     """Latencies from per-request TTFT and TPOT; TBT gaps default to each request's TPOT
     (schedulers whose iterations do not stall decodes)."""
     e2e = ttft + np.nan_to_num(per_token) * d
     tbt = per_token[d > 0] if gaps is None else gaps
-    return Latencies(capacity, N, ttft, per_token[d > 0], e2e, tbt)
+    return Latencies(capacity, N, ttft, per_token[d > 0], e2e, tbt, decode_fano=fano)

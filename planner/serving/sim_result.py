@@ -108,11 +108,18 @@ class SimResult:
         return float(np.mean([_time_average(t, n, t0, t1) for t, n in self.batch_traces]))
 
     def decode_batch_variance(self, t0: float, t1: float) -> float:
-        """Time-average variance of the decode batch size over [t0, t1] (first replica)."""
+        """Time-average variance of the decode batch size over [t0, t1], averaged over decode
+        replicas."""
         if not self.batch_traces or t1 <= t0:
             return 0.0
-        t, n = self.batch_traces[0]
-        return _time_average(t, n**2, t0, t1) - _time_average(t, n, t0, t1) ** 2
+        return float(
+            np.mean(
+                [
+                    _time_average(t, n**2, t0, t1) - _time_average(t, n, t0, t1) ** 2
+                    for t, n in self.batch_traces
+                ]
+            )
+        )
 
     def counters(self) -> dict:
         return {

@@ -20,7 +20,8 @@ def test_poisson_occupancy_with_its_own_queue_ratio_is_erlang_c(c, a):
 
 
 def test_an_overdispersed_busy_count_finds_the_slots_full_more_often():
-    """Same mean, twice the variance: the tail above 230 of 256 slots is far heavier."""
+    """A mean of 200 busy of 256 slots: with twice the Poisson variance the slots are full
+    more than ten times as often."""
     poisson = analytic.full_probability(200.0, 1.0, 256, 0.9)
     wide = analytic.full_probability(200.0, 2.0, 256, 0.9)
     assert wide > 10 * poisson
@@ -54,7 +55,7 @@ def test_fano_of_one_cluster_per_iteration_is_the_borel_index():
     p = _prepared(np.full(4, 300.0))
     rate, s = 10.0, 0.03  # ρ = 0.3, deterministic prefill of 30 ms
     rho = rate * s
-    got = analytic.occupancy_fano(rate, 0.02, 0.0, p, rho, s, s**2)
+    got = analytic.occupancy_fano(rate, 0.02, 0.0, p, rho, s**2)
     assert got == pytest.approx(rho / (1 - rho) ** 2 + 1 / (1 - rho))
 
 
