@@ -2,8 +2,8 @@
 slots and KV, and preemption by recompute, as vLLM and the simulator (sim_chunked) do them.
 
 Sequences are numbered: arrivals 0..m-1 (in arrival order), then the decodes running when the
-path starts. KV is counted in tokens, a sequence holding its context plus one block of
-slack. Each iteration j:
+path starts. KV is counted in tokens, a sequence holding its context plus a slack (half a
+block: the mean unfilled part of its last block). Each iteration j:
 1. the decodes that start or end at j join or leave N (difference array ``delta``) and
    release their KV (``freed``);
 2. while this iteration's decode tokens do not fit (held + N > KV), the newest admission is
@@ -14,7 +14,11 @@ slack. Each iteration j:
    then to new arrivals, admitting a prompt only into a free sequence slot and when its
    context fits after this iteration's decode tokens and the watermark (an empty replica
    admits without the watermark);
-4. a prompt that ends decodes from j + 1 for its output tokens (or the ones it has left).
+4. a prompt that ends decodes from j + 1 for its output tokens (or the ones it has left);
+5. the iteration lasts t(N, K/q) from the table, plus the decode context held beyond the
+   table's N·c times the table's cost per context token (a KV-full replica holds long
+   sequences: at the same N its iterations read more KV than the mean, and a jam drains
+   more slowly).
 
 Arrival prompts are a cumulative token stream: S (served), X (arrived), Q (what the
 iterations could serve it: the budget after recompute, or what it got where a prompt was held
@@ -30,15 +34,19 @@ from numba import njit
 
 
 @njit(cache=True)
-def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, init_held):
+def walk(
+    ep, cum, size, span, flat, dflat, c0, qs, L, rate, kv, cap, bs, idle, init_left, init_held
+):
     """Per iteration: length g; the length had the arrival stream used all of its capacity
     (what a tagged request waiting behind the stream's backlog sees); decodes N; prompt
     tokens K (all prompts); arrival tokens served S; arrivals X (count); the stream's
     capacity c; its credit from prompts preempted in progress, and the iteration of their
     first token after the recompute. Then the number of preemptions. ``kv`` is the KV that
     decodes may fill, ``cap`` the admission limit (kv less the watermark); ``flat`` the
-    iteration-time table T[n, fill] raveled, ``qs`` the chunk q(n), ``ep`` the arrival
-    epochs on the clock t = rate * time."""
+    iteration-time table T[n, fill] raveled at decode context c0 per sequence, ``dflat``
+    its derivative in the total decode context, ``qs`` the chunk q(n), ``bs`` the KV slack
+    of a sequence, ``ep`` the arrival epochs on the clock t = rate * time. Also returns
+    each iteration's context correction (seconds)."""
     top = qs.size - 1
     width = flat.size // qs.size
     m, n0 = size.size, init_left.size
@@ -64,7 +72,8 @@ def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, i
         held += base[s]
         stack[sp] = s
         sp += 1
-    gs, gf, ks, ss, cs, cred = (
+    gs, gf, ks, ss, cs, cred, cor = (
+        np.zeros(L),
         np.zeros(L),
         np.zeros(L),
         np.zeros(L),
@@ -113,6 +122,7 @@ def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, i
         q = qs[N]  # N <= top: admissions wait for a free slot
         room = q
         joining = 0  # recomputes that end in this iteration (decode from j + 1)
+        pend = 0.0  # and their KV
         k_arr = 0.0
         # 1. the prompt in progress
         if rp >= 0:
@@ -121,7 +131,9 @@ def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, i
             room -= x
             if rp_done >= ctx[rp] - 1e-9:
                 _begin(rp, j, ctx[rp] + bs, left[rp], base, start, stop, delta, freed, first)
-                stack[sp], sp, rp, joining = rp, sp + 1, -1, joining + 1
+                stack[sp], sp, joining = rp, sp + 1, joining + 1
+                pend += ctx[rp] + bs
+                rp = -1
         elif admitted > done:
             x = min(room, cum[admitted] - S)
             S += x
@@ -143,6 +155,7 @@ def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, i
             if x >= ctx[h] - 1e-9:
                 _begin(h, j, ctx[h] + bs, left[h], base, start, stop, delta, freed, first)
                 stack[sp], sp, joining = h, sp + 1, joining + 1
+                pend += ctx[h] + bs
             else:
                 rp, rp_done = h, x
         # 3. new arrivals, FCFS, by sequence slot and KV
@@ -170,20 +183,25 @@ def walk(ep, cum, size, span, flat, qs, L, rate, kv, cap, bs, idle, init_left, i
         cred[j] = credit
         cs[j] = credit + k_arr + (room if free else 0.0)
         held += N
+        # decode context: the KV held less the slack and the prompts not yet decoding
+        pend += cum[admitted] - cum[done] + (admitted - done) * bs
+        pend += ctx[rp] + bs if rp >= 0 else 0.0
+        extra = held - pend - N * bs - N * c0
         while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: decodes follow
             _begin(done, j, size[done] + bs, span[done], base, start, stop, delta, freed, first)
             stack[sp], sp, done = done, sp + 1, done + 1
         k = q - room
-        g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q)
+        cor[j] = extra * _time(dflat, width, N, k / q) if N > 0 else 0.0
+        g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q) + cor[j]
         unused = cs[j] - credit - k_arr  # capacity the arrival stream left unused
         gs[j], ns[j], ks[j], ss[j], xs[j] = g, N, k, S, arrived
-        gf[j] = g if unused <= 0 else _time(flat, width, N, (k + unused) / q)
+        gf[j] = g if unused <= 0 else _time(flat, width, N, (k + unused) / q) + cor[j]
         t += rate * g
     redo = np.full(L, -1, np.int64)  # where a prompt preempted at j got its first token
     for j in range(L):
         if victim[j] >= 0:
             redo[j] = first[victim[j]] if first[victim[j]] >= 0 else L - 1
-    return gs, gf, ns, ks, ss, xs, cs, cred, redo, preemptions
+    return gs, gf, ns, ks, ss, xs, cs, cred, redo, cor, preemptions
 
 
 @njit(cache=True)

@@ -62,7 +62,8 @@ def test_path_obeys_lindley_the_decode_spans_and_the_iteration_table():
     served tokens S_j = Q_j + min(0, min_k (X_k - Q_k)) (Lindley, Q the tokens the
     iterations could serve, at most the budget B - N_j), the decode batch N_j equal to the
     prompts that ended before j and are still decoding, and the length
-    g_j = t(N_j, K_j / q_j) of the iteration table."""
+    g_j = t(N_j, K_j / q_j) + (C_j - N_j c)·dT(N_j, K_j / q_j) of the iteration table, C_j
+    the context of those decodes (prompt plus tokens generated through j)."""
     e, tab, d, path = _path("mistral-7b", "A100-SXM4-80GB", 0.85)
     budget = np.maximum(e.scheduler.token_budget - path.N, 1)
     assert np.all(np.diff(path.Q, prepend=0.0) <= budget + 1e-9)
@@ -72,9 +73,13 @@ def test_path_obeys_lindley_the_decode_spans_and_the_iteration_table():
     j = np.arange(d.L)[:, None]
     running = ((j > f) & (j <= f + d.D[: f.size])).sum(axis=1)
     assert np.array_equal(path.N, running)
+    on = (j > f) & (j <= f + d.D[: f.size])
+    context = (on * (d.I[: f.size] + j - f)).sum(axis=1)
     busy = (path.N > 0) | (path.K > 0)
-    want = tab.at(path.N, path.K / tab.q[path.N])
-    assert np.allclose(path.g[busy], want[busy])
+    fill = path.K / tab.q[path.N]
+    want = tab.at(path.N, fill) + (context - path.N * tab.ctx) * tab.at(path.N, fill, tab.dT)
+    assert np.allclose(path.g[busy], want[busy], rtol=1e-9)
+    assert np.ptp(context - path.N * tab.ctx) > 1000  # the correction is exercised
     assert path.N.mean() > 10 and np.mean(path.K > 0) > 0.2  # a loaded path, not a trivial one
     assert path.preemptions == 0  # 80 GB holds the batch: nothing to preempt (as simulated)
 
@@ -90,17 +95,17 @@ def test_preemptions_keep_lindley_for_the_arrival_stream():
 
 def test_prompt_preempted_in_progress_is_recomputed_after_the_decodes_free_its_kv():
     """A hand-worked path (unit iteration times, budget 100 - N, KV 1000 tokens, admission
-    limit 990, blocks of one token). Ten decodes holding 49 tokens each run until iteration
+    limit 990, a KV slack of one token per sequence). Ten decodes holding 49 tokens each run until iteration
     30; a 480-token prompt arriving at 0 fits (490 + 10 + 481 <= 990) and gets 90 tokens in
     iterations 0 and 1, but by iteration 2 the decodes have grown the KV to 991 + 10 > 1000:
     the prompt, the newest admission, is preempted (its 300 unserved tokens credited to the
     stream) and waits, blocking the queue, until the decodes end at 30; it is recomputed in
     30-34 (100 x 4 + 80 tokens), emits its first token at 34, and decodes 5 tokens."""
     flat = np.ones((17, FILL.size)).ravel()
-    _, _, N, K, S, _, c, credit, redo, count = walk(
+    _, _, N, K, S, _, c, credit, redo, _, count = walk(
         np.array([0.0]), np.array([0.0, 480.0]), np.array([480.0]), np.array([5]), flat,
-        100.0 - np.arange(17), 50, 1.0, 1000.0, 990.0, 1.0, 1.0, np.full(10, 30),
-        np.full(10, 48.0),
+        np.zeros_like(flat), 0.0, 100.0 - np.arange(17), 50, 1.0, 1000.0, 990.0, 1.0, 1.0,
+        np.full(10, 30), np.full(10, 48.0),
     )  # fmt: skip
     assert count == 1 and credit[2] == 300 and redo[2] == 34 and S[2] == 480
     assert np.array_equal(K[:3], [90, 90, 0]) and np.all(K[3:30] == 0)
