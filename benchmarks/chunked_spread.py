@@ -1,12 +1,18 @@
 """Monte Carlo spread of the chunked-prefill path model against the simulator.
 
 Run:  python benchmarks/chunked_spread.py [--model qwen2.5-7b] [--gpu L40S] [--load 0.9]
-          [--seeds 6] [--samples 4096] [--requests 100000]
+          [--rate R] [--seeds 6] [--sim-seeds 1] [--samples 4096] [--requests 100000]
+          [--paired 0]
 
-One evaluation solves one sample path of 8 x samples iterations, so near capacity its TTFT
-carries sampling error (slow backlog cycles). This prints the simulator's TTFT (mean, p90,
-p99) / TPOT / decode batch at ``load`` times the analytic capacity (chat workload, seed 1) and the
-analytic values for each of ``seeds`` seeds, with their mean and standard deviation.
+One evaluation solves one sample path of 8 x samples iterations (64 x samples on a replica
+that preempts near capacity), so near capacity its TTFT carries sampling error (slow backlog
+cycles, KV jams); so does one simulator run. This prints the simulator's TTFT (mean, p90,
+p99) / TPOT / decode batch at ``load`` times the analytic capacity (chat workload) for seeds
+1..sim-seeds and the analytic values for seeds 0..seeds-1, each set with its mean, median
+and standard deviation. ``--paired K`` then removes the arrivals' sampling error from the
+comparison: for seeds 0..K-1 it runs the simulator on the model path's own arrival stream
+(epochs and sizes; the path started empty) and prints the model's TTFT against the
+simulator's on the requests arriving in the path's measured window.
 """
 
 from __future__ import annotations
@@ -16,6 +22,21 @@ import argparse
 import numpy as np
 
 from planner.serving import analyze, engine_for, prepare, simulate
+from planner.serving.analytic import n_cap, slots
+from planner.serving.chunked import (
+    JAM_PATH,
+    PATH,
+    _epochs,
+    fluid_batch,
+    fluid_capacity,
+    fluid_time,
+    path_draws,
+    preempts,
+    solve_path,
+    tables,
+    virtual_requests,
+)
+from planner.serving.simulate import run_requests
 from planner.workload import Workload
 
 COLS = ("TTFT mean ms", "TTFT p90 ms", "TTFT p99 ms", "TPOT mean ms", "decode batch")
@@ -35,25 +56,67 @@ def main() -> None:
     ap.add_argument("--model", default="qwen2.5-7b")
     ap.add_argument("--gpu", default="L40S")
     ap.add_argument("--load", type=float, default=0.9)
+    ap.add_argument("--rate", type=float, help="requests/s (instead of --load)")
     ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--sim-seeds", type=int, default=1)
+    ap.add_argument("--paired", type=int, default=0)
     ap.add_argument("--samples", type=int, default=4096)
     ap.add_argument("--requests", type=int, default=100_000)
     args = ap.parse_args()
     engine = engine_for(args.model, args.gpu, None, "chunked")
     workload = Workload.bundled("chat")
     prep = prepare(engine, workload)
-    rate = args.load * analyze(engine, prep, 1e-9).capacity
-    print(f"{args.model} on {args.gpu}, chunked, chat, {args.load:.0%} load ({rate:.4g} req/s)")
+    capacity = analyze(engine, prep, 1e-9).capacity
+    rate = args.rate or args.load * capacity
+    print(
+        f"{args.model} on {args.gpu}, chunked, chat, {rate / capacity:.0%} load ({rate:.4g} req/s)"
+    )
     print("| run | " + " | ".join(COLS) + " |")
     print("|---" * (len(COLS) + 1) + "|")
-    sim = simulate(engine, workload, rate, n_requests=args.requests, seed=1)
-    print(line(f"simulator, {args.requests} requests", values(sim)), flush=True)
+    sims = []
+    for s in range(1, args.sim_seeds + 1):
+        sims.append(values(simulate(engine, workload, rate, n_requests=args.requests, seed=s)))
+        print(line(f"simulator, {args.requests} requests, seed {s}", sims[-1]), flush=True)
+    stats("simulator", np.array(sims))
     reports = [analyze(engine, prep, rate, samples=args.samples, seed=s) for s in range(args.seeds)]
     runs = np.array([values(r) for r in reports])
     for s, v in enumerate(runs):
         print(line(f"analytic, seed {s}", v))
-    print(line("analytic, mean", runs.mean(axis=0)))
-    print(line("analytic, sd", runs.std(axis=0, ddof=1)))
+    stats("analytic", runs)
+    for seed in range(args.paired):
+        paired(engine, prep, rate, args.samples, seed)
+
+
+def paired(engine, p, rate: float, n: int, seed: int) -> None:
+    """Model and simulator on one arrival stream: the path's (see the module docstring)."""
+    top = slots(engine)
+    tab = tables(engine, p, top)
+    cap_n = min(n_cap(engine, p), float(top))
+    capacity = fluid_capacity(tab, p, cap_n)
+    g0 = float(fluid_time(tab, rate, p.mean(p.I), fluid_batch(tab, p, rate, cap_n)))
+    L = PATH * n * (JAM_PATH if preempts(engine, tab, p, capacity, n, seed) else 1)
+    d = path_draws(tab, p, capacity, cap_n, L, seed)
+    path = solve_path(engine, tab, rate, d, 0.0, g0)
+    ttft, *_ = virtual_requests(np.random.default_rng(seed), path, tab, p, n, L // 8)
+    arrival = _epochs(d.a, rate * L * g0) / rate
+    m = int(np.searchsorted(arrival, path.end[-1]))
+    sim = run_requests(engine, arrival[:m], d.I[:m].astype(int), d.D[:m].astype(int) + 1)
+    window = (arrival[:m] > path.end[L // 8]) & (arrival[:m] < path.end[L - L // 4])
+    ts = sim.ttft[window]
+    print(
+        f"paired seed {seed} ({window.sum()} requests): TTFT mean / p90 ms "
+        f"model {ttft.mean() * 1e3:.1f} / {np.percentile(ttft, 90) * 1e3:.1f}, "
+        f"simulator {ts.mean() * 1e3:.1f} / {np.percentile(ts, 90) * 1e3:.1f}; "
+        f"preemptions model {path.preemptions}, simulator {sim.preempted}"
+    )
+
+
+def stats(name: str, runs: np.ndarray) -> None:
+    if len(runs) < 2:
+        return
+    print(line(f"{name}, mean", runs.mean(axis=0)))
+    print(line(f"{name}, median", np.median(runs, axis=0)))
+    print(line(f"{name}, sd", runs.std(axis=0, ddof=1)))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,15 @@ M/G/inf population (Poisson, correlated over a decode lifetime), which modulates
 rate. The fluid model still gives the capacity (where full chunks stop keeping up) and the
 starting point.
 
-The model is solved on one path of L = 8 iterations per requested sample, iteration by
+The model is solved on one path of L = 8 iterations per requested sample (64 on a replica
+that preempts at 95% of its capacity: its KV jams are rare, long events), iteration by
 iteration (its exact causal solution; the loop is compiled, chunked_walk), with common random
 numbers:
 - request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
   on its expected count over the fluid horizon (scaled exponential spacings) and sizes
-  (I, D) drawn once, stratified, in arrival order; an arrival joins the first iteration
-  that starts after it. Fixed unit-rate epochs make the path, and so the latencies, move
-  smoothly with λ;
+  (I, D) drawn once, stratified over long blocks, in arrival order; an arrival joins the
+  first iteration that starts after it. Fixed unit-rate epochs make the path, and so the
+  latencies, move smoothly with λ;
 - iteration j serves prompt tokens FCFS up to its budget, S_j = min(S_{j-1} + q_j, X_j)
   (Lindley) with X_j the tokens arrived before j, admitting a new prompt only into a free
   sequence slot and when its whole prompt fits the KV cache after this iteration's decode
@@ -25,7 +26,12 @@ numbers:
 - a prompt ends in the iteration whose S reaches its cumulative tokens, then decodes one
   token per iteration for D iterations (a difference array gives N_j; the decodes running
   when the path starts are Poisson many, with equilibrium residual lengths);
-- g_j = t(N_j, K_j) from the iteration-time table.
+- g_j = t(N_j, K_j) from the iteration-time table at the mean decode context c, plus the
+  context the decodes actually hold beyond N_j·c times the table's cost per context token
+  (a KV-full replica holds long sequences, so a jam's iterations are slower than the mean
+  at the same N: without it the path's jams cleared too fast, and its mean TTFT fell well
+  below the simulator's on the same arrival stream, benchmarks/chunked_spread.py
+  --paired).
 A path whose prompt backlog never drains in its second half is reported overloaded, with the
 throughput it reached as the capacity (admission stalls cap a KV-bound replica below its
 fluid capacity, which counts the KV of the mean batch only).
@@ -174,8 +180,8 @@ def draws(rng, p: Prepared, L: int, requests: int, init: int) -> Draws:
     gap grows with N). The arrivals' sizes are stratified over blocks of ARRIVALS_BLOCK,
     many decode lifetimes long: over a few hundred arrivals they vary as independent draws
     do, and a KV-bound replica's jams come from such local excesses of long requests
-    (blocks of 256 cut the decode batch's Fano factor from 2.9 to 2.6 and the mean TTFT
-    with it, Llama-2-7B on an L40S at 90% load)."""
+    (blocks of 256 narrowed the decode batch's law, and cut the mean TTFT, below the
+    simulator's)."""
     idx = stratified(rng, p.w, requests, block=ARRIVALS_BLOCK)
     wd = p.w * p.D
     pick = stratified(rng, wd / wd.sum(), init) if wd.sum() > 0 else np.zeros(0, int)
@@ -344,7 +350,8 @@ def preempts(engine: Engine, tab: ChunkTables, p: Prepared, capacity: float, n: 
     if not np.isfinite(N0):
         return True
     g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
-    d = path_draws(tab, p, capacity, cap_n, PATH * n, seed)
+    L = PATH * n
+    d = p.memo(("chunked_draws", L, seed), lambda: path_draws(tab, p, capacity, cap_n, L, seed))
     return solve_path(engine, tab, rate, d, N0, g0).preemptions > 0
 
 

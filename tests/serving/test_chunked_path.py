@@ -95,9 +95,10 @@ def test_preemptions_keep_lindley_for_the_arrival_stream():
 
 def test_prompt_preempted_in_progress_is_recomputed_after_the_decodes_free_its_kv():
     """A hand-worked path (unit iteration times, budget 100 - N, KV 1000 tokens, admission
-    limit 990, a KV slack of one token per sequence). Ten decodes holding 49 tokens each run until iteration
-    30; a 480-token prompt arriving at 0 fits (490 + 10 + 481 <= 990) and gets 90 tokens in
-    iterations 0 and 1, but by iteration 2 the decodes have grown the KV to 991 + 10 > 1000:
+    limit 990, a KV slack of one token per sequence). Ten decodes holding 49 tokens each
+    run until iteration 30; a 480-token prompt arriving at 0 fits (490 + 10 + 481 <= 990)
+    and gets 90 tokens in iterations 0 and 1, but by iteration 2 the decodes have grown the
+    KV to 991 + 10 > 1000:
     the prompt, the newest admission, is preempted (its 300 unserved tokens credited to the
     stream) and waits, blocking the queue, until the decodes end at 30; it is recomputed in
     30-34 (100 x 4 + 80 tokens), emits its first token at 34, and decodes 5 tokens."""
