@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from planner.serving import Engine, analyze, prepare, simulate
-from planner.serving.analytic import slots
+from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
     BLOCK,
     FILL,
@@ -15,7 +15,9 @@ from planner.serving.chunked import (
     _poisson_quantile,
     draws,
     fluid_batch,
+    fluid_capacity,
     fluid_time,
+    preempts,
     solve_path,
     stratified,
     tables,
@@ -209,3 +211,17 @@ def test_arrivals_are_conditioned_on_their_expected_count_over_the_horizon():
     assert np.count_nonzero(ep < 2500.4 - 1e-9) == 2500
     assert ep[2500] == pytest.approx(2500.4)
     assert np.allclose(np.diff(ep), np.diff(a) * 2500.4 / a[2500])
+
+
+@pytest.mark.parametrize(("model", "gpu", "kv_bound"), [
+    ("llama-2-7b", "A10G", True), ("mistral-7b", "A100-SXM4-80GB", False),
+])  # fmt: skip
+def test_only_a_replica_that_preempts_near_capacity_solves_the_long_path(model, gpu, kv_bound):
+    """Llama-2-7B on an A10G holds ~30 chat sequences of KV and preempts at 95% of its
+    capacity (rare, long KV jams: its path is JAM_PATH times longer); Mistral-7B's 80 GB
+    never does (as test_path_obeys_lindley... checks at 85%)."""
+    e = Engine.build(model, gpu, scheduler="chunked")
+    p = prepare(e, Workload.bundled("chat"))
+    tab = tables(e, p, slots(e))
+    capacity = fluid_capacity(tab, p, min(n_cap(e, p), float(slots(e))))
+    assert preempts(e, tab, p, capacity, 1024, seed=5) is kv_bound
