@@ -94,7 +94,7 @@ def paired(engine, p, rate: float, n: int, seed: int) -> None:
     cap_n = min(n_cap(engine, p), float(top))
     capacity = fluid_capacity(tab, p, cap_n)
     g0 = float(fluid_time(tab, rate, p.mean(p.I), fluid_batch(tab, p, rate, cap_n)))
-    L = PATH * n * (JAM_PATH if preempts(engine, tab, p, capacity, n, seed) else 1)
+    L = PATH * n * (JAM_PATH if preempts(engine, tab, p, capacity, cap_n, n, seed) else 1)
     d = path_draws(tab, p, capacity, cap_n, L, seed)
     path = solve_path(engine, tab, rate, d, 0.0, g0)
     ttft, *_ = virtual_requests(np.random.default_rng(seed), path, tab, p, n, L // 8)

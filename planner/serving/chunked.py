@@ -282,11 +282,16 @@ def _poisson_quantile(u: float, mean: float) -> int:
 
 def path_draws(tab, p: Prepared, capacity: float, cap_n: float, L: int, seed: int) -> Draws:
     """The draws of a path of L iterations, enough for any rate below capacity; they do not
-    depend on the rate (common random numbers), so they are computed once per seed."""
-    expect = capacity * L * float(tab.T.max())
-    init = int(cap_n + 6 * math.sqrt(cap_n) + 16)
-    rng = np.random.default_rng(seed)
-    return draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
+    depend on the rate (common random numbers), so they are computed once per (L, seed) and
+    memoized on the prepared workload."""
+
+    def compute() -> Draws:
+        expect = capacity * L * float(tab.T.max())
+        init = int(cap_n + 6 * math.sqrt(cap_n) + 16)
+        rng = np.random.default_rng(seed)
+        return draws(rng, p, L, int(expect + 6 * math.sqrt(expect) + 16), init)
+
+    return p.memo(("chunked_draws", L, seed), compute)
 
 
 JAMMED = (
@@ -340,18 +345,18 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     return ttft, tpot, D
 
 
-def preempts(engine: Engine, tab: ChunkTables, p: Prepared, capacity: float, n: int, seed):
+def preempts(
+    engine: Engine, tab: ChunkTables, p: Prepared, capacity: float, cap_n: float, n: int, seed: int
+) -> bool:
     """Whether a path at JAM_LOAD of the capacity preempts: a KV-bound replica whose
     admission jams are rare, long events (see JAM_PATH). Rate-independent, so the path
     length, and with it the latencies, stay smooth in the rate."""
-    cap_n = min(n_cap(engine, p), float(tab.top))
     rate = JAM_LOAD * capacity
     N0 = fluid_batch(tab, p, rate, cap_n)
     if not np.isfinite(N0):
         return True
     g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
-    L = PATH * n
-    d = p.memo(("chunked_draws", L, seed), lambda: path_draws(tab, p, capacity, cap_n, L, seed))
+    d = path_draws(tab, p, capacity, cap_n, PATH * n, seed)
     return solve_path(engine, tab, rate, d, N0, g0).preemptions > 0
 
 
@@ -365,9 +370,11 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
         return Latencies(capacity)
     g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
     seed = int(rng.integers(2**62))
-    jams = p.memo(("chunked_jams", n, seed), lambda: preempts(engine, tab, p, capacity, n, seed))
+    jams = p.memo(
+        ("chunked_jams", n, seed), lambda: preempts(engine, tab, p, capacity, cap_n, n, seed)
+    )
     L = PATH * n * (JAM_PATH if jams else 1)
-    d = p.memo(("chunked_draws", L, seed), lambda: path_draws(tab, p, capacity, cap_n, L, seed))
+    d = path_draws(tab, p, capacity, cap_n, L, seed)
     path = solve_path(engine, tab, rate, d, N0, g0)
     jam = jammed(path, d.I)
     if jam is not None:

@@ -223,5 +223,6 @@ def test_only_a_replica_that_preempts_near_capacity_solves_the_long_path(model, 
     e = Engine.build(model, gpu, scheduler="chunked")
     p = prepare(e, Workload.bundled("chat"))
     tab = tables(e, p, slots(e))
-    capacity = fluid_capacity(tab, p, min(n_cap(e, p), float(slots(e))))
-    assert preempts(e, tab, p, capacity, 1024, seed=5) is kv_bound
+    cap_n = min(n_cap(e, p), float(slots(e)))
+    capacity = fluid_capacity(tab, p, cap_n)
+    assert preempts(e, tab, p, capacity, cap_n, 1024, seed=5) is kv_bound
