@@ -1,12 +1,13 @@
 """Analytic serving model against the iteration-level simulator.
 
 Run:  python benchmarks/serving_validate.py [--requests 100000] [--markdown]
-      [--schedulers continuous chunked] [--gpus A100-SXM4-80GB L40S]
+      [--schedulers continuous chunked] [--gpus A100-SXM4-80GB L40S] [--models ...]
 Grid: 3 models x 2 GPUs x 2 schedulers (continuous, chunked) x loads 30/60/90% of the analytic
 capacity, chat workload. Prints per point the relative error (analytic / simulated - 1) of mean
 and p90 TTFT and TPOT, and a summary against the targets (means within 10%, p90 within 15%).
 At 90% load one run's mean TTFT wanders with the slow backlog cycles (with 20000 requests,
-seeds differ by up to 30%), hence 100000 requests per point by default.
+seeds differ by up to 30%), hence 100000 requests per point by default. KV-bound replicas
+beyond the grid: --models llama-2-7b llama-2-13b --gpus A100-SXM4-40GB L40S.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ import perfmodel as pm
 from planner.serving import analyze, engine_for, prepare, simulate
 from planner.workload import Workload
 
-MODELS = [("llama-2-7b", 1), ("mistral-7b", 1), ("qwen2.5-7b", 1)]
+MODELS = ["llama-2-7b", "mistral-7b", "qwen2.5-7b"]
 GPUS = ["A100-SXM4-80GB", "L40S"]
+MORE_MODELS, MORE_GPUS = ["llama-2-13b"], ["A100-SXM4-40GB", "A10G"]
 SCHEDULERS = ["continuous", "chunked"]
 LOADS = [0.3, 0.6, 0.9]
 TARGETS = {"mean": 0.10, "p90": 0.15}
 
 
-def point(model, tp, gpu, sched, load, workload, requests, seed):
-    engine = engine_for(model, gpu, pm.Parallelism(tp=tp), sched)
+def point(model, gpu, sched, load, workload, requests, seed):
+    engine = engine_for(model, gpu, pm.Parallelism(tp=1), sched)
     prep = prepare(engine, workload)
     rate = load * analyze(engine, prep, 1e-9).capacity
     a = analyze(engine, prep, rate)
@@ -48,6 +50,16 @@ def point(model, tp, gpu, sched, load, workload, requests, seed):
             row[f"{metric}_{stat}_sim_ms"] = sim * 1e3
             row[f"{metric}_{stat}_err"] = ana / sim - 1
     return row
+
+
+def fits(model: str, gpu: str) -> bool:
+    """Whether one GPU holds the model (pairs that do not are skipped, with a note)."""
+    try:
+        engine_for(model, gpu, pm.Parallelism(tp=1), "continuous")
+    except pm.ModelDoesNotFitError:
+        print(f"skipped: {model} does not fit on one {gpu}")
+        return False
+    return True
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,14 +85,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--schedulers", nargs="+", default=SCHEDULERS, choices=SCHEDULERS)
-    ap.add_argument("--gpus", nargs="+", default=GPUS, choices=GPUS)
+    ap.add_argument("--gpus", nargs="+", default=GPUS, choices=GPUS + MORE_GPUS)
+    ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS + MORE_MODELS)
     args = ap.parse_args()
     workload = Workload.bundled("chat")
     t0 = time.perf_counter()
     rows = [
-        point(m, tp, g, s, load, workload, args.requests, args.seed)
-        for m, tp in MODELS
+        point(m, g, s, load, workload, args.requests, args.seed)
+        for m in args.models
         for g in args.gpus
+        if fits(m, g)
         for s in args.schedulers
         for load in LOADS
     ]

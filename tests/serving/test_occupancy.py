@@ -103,8 +103,8 @@ def test_kv_area_spread_is_one_half_for_fixed_lengths_and_grows_with_their_sprea
 
 def test_a_kv_bound_replica_at_90_percent_load_waits_as_long_as_the_simulator():
     """Llama-2-13B on an A100-80GB holds ~118 chat sequences in its KV cache. At 90% load
-    rare KV-full spells carry the mean TTFT: the simulator (100k requests, seeds 1 and 2:
-    230 and 235 ms) against the model within 20%; a wait that clears at the M/M/c rate
+    rare KV-full spells carry the mean TTFT: the simulator (100k requests: 230 ms) against
+    the model within 20%; a wait that clears at the M/M/c rate
     (factor 1 instead of the KV area's 1.73) reads 149 ms, 35% low; the model reads 207."""
     engine = engine_for("llama-2-13b", "A100-SXM4-80GB", pm.Parallelism(tp=1), "continuous")
     wl = Workload.bundled("chat")
