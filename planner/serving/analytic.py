@@ -40,6 +40,7 @@ from queueing.multiserver import erlang_c
 
 from .engine import Engine
 from .prepared import Prepared
+from .report import Percentiles
 from .sim_replica import WATERMARK
 
 GRID = 96
@@ -57,6 +58,14 @@ class Latencies:
     tbt: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     decode_fano: float = 1.0  # Var N / E[N] of the decode batch, where modelled
+
+    def overloaded(self, rate: float) -> bool:
+        return self.ttft is None or rate >= self.capacity
+
+    def stats(self, metric: str) -> Percentiles:
+        """Percentiles of 'ttft', 'tpot', 'e2e' or 'tbt' (0 when no request decodes)."""
+        x = getattr(self, metric)
+        return Percentiles.of(x if x.size else [0.0])
 
 
 def mg1_wait_moments(rate: float, s1: float, s2: float, s3: float) -> tuple[float, float]:

@@ -68,17 +68,14 @@ def latencies(engine: Engine, prepared: Prepared, rate: float, samples: int, see
 def _violation(slo: SLO, lat: Latencies, rate: float) -> float:
     """SLO.violation of the report these samples give, computing only the targeted metrics
     (inf when overloaded)."""
-    if lat.ttft is None or rate >= lat.capacity:
+    if lat.overloaded(rate):
         return math.inf
-    stats = {
-        k: Percentiles.of(getattr(lat, k) if getattr(lat, k).size else [0.0]) for k in slo.targets()
-    }
-    return slo.violation(SimpleNamespace(**stats))
+    return slo.violation(SimpleNamespace(**{k: lat.stats(k) for k in slo.targets()}))
 
 
 def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> ServingReport:
     """A ServingReport from per-request samples (overloaded when none)."""
-    overloaded = lat.ttft is None or rate >= lat.capacity
+    overloaded = lat.overloaded(rate)
     pct = Percentiles.overloaded
     notes = list(lat.notes)
     if overloaded and lat.capacity > 0:
@@ -98,10 +95,10 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         scheduler=engine.scheduler.kind,
         rate=rate,
         capacity=lat.capacity,
-        ttft=pct() if overloaded else Percentiles.of(lat.ttft),
-        tpot=pct() if overloaded else Percentiles.of(lat.tpot if lat.tpot.size else [0.0]),
-        e2e=pct() if overloaded else Percentiles.of(lat.e2e),
-        tbt=pct() if overloaded else Percentiles.of(lat.tbt if lat.tbt.size else [0.0]),
+        ttft=pct() if overloaded else lat.stats("ttft"),
+        tpot=pct() if overloaded else lat.stats("tpot"),
+        e2e=pct() if overloaded else lat.stats("e2e"),
+        tbt=pct() if overloaded else lat.stats("tbt"),
         decode_batch=math.inf if overloaded else lat.decode_batch,
         output_tokens_per_s=min(rate, lat.capacity) * eo,
         total_tokens_per_s=min(rate, lat.capacity) * (eo + ei),
