@@ -7,7 +7,8 @@ capacity, chat workload. Prints per point the relative error (analytic / simulat
 and p90 TTFT and TPOT, and a summary against the targets (means within 10%, p90 within 15%).
 At 90% load one run's mean TTFT wanders with the slow backlog cycles (with 20000 requests,
 seeds differ by up to 30%), hence 100000 requests per point by default. KV-bound replicas
-beyond the grid: --models llama-2-7b llama-2-13b --gpus A100-SXM4-40GB L40S.
+beyond the grid: --models llama-2-7b llama-2-13b --gpus A100-SXM4-40GB L40S. The other
+schedulers on the same grid: --schedulers static disaggregated.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MODELS = ["llama-2-7b", "mistral-7b", "qwen2.5-7b"]
 GPUS = ["A100-SXM4-80GB", "L40S"]
 MORE_MODELS, MORE_GPUS = ["llama-2-13b"], ["A100-SXM4-40GB", "A10G"]
 SCHEDULERS = ["continuous", "chunked"]
+MORE_SCHEDULERS = ["static", "disaggregated"]
 LOADS = [0.3, 0.6, 0.9]
 TARGETS = {"mean": 0.10, "p90": 0.15}
 
@@ -84,7 +86,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--schedulers", nargs="+", default=SCHEDULERS, choices=SCHEDULERS)
+    ap.add_argument(
+        "--schedulers", nargs="+", default=SCHEDULERS, choices=SCHEDULERS + MORE_SCHEDULERS
+    )
     ap.add_argument("--gpus", nargs="+", default=GPUS, choices=GPUS + MORE_GPUS)
     ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS + MORE_MODELS)
     args = ap.parse_args()

@@ -90,6 +90,9 @@ class _CycleSums:
     system_area: float = 0.0
     batch: float = 0.0
     batch_time: float = 0.0
+    busy: float = 0.0  # E[T] over batches
+    busy2: float = 0.0  # E[T^2]
+    busy3: float = 0.0  # E[T^3]
 
 
 class _BatchChain(QueueModel):
@@ -167,6 +170,9 @@ class _BatchChain(QueueModel):
             sums.system_area += p * ((left + k) * m1 + lam * m2 / 2 + idle_area)
             sums.batch += p * k
             sums.batch_time += p * k * m1
+            sums.busy += p * m1
+            sums.busy2 += p * m2
+            sums.busy3 += p * self.batch_law(k).moment(3)
         return sums
 
     @property
@@ -188,6 +194,22 @@ class _BatchChain(QueueModel):
     @property
     def mean_wait(self) -> float:
         return self.mean_queue_length / self.arrival_rate if self.stable else math.inf
+
+    @property
+    def busy_probability(self) -> float:
+        """P(an arrival finds a batch in service) = E[T]/E[cycle] (PASTA). At low load
+        batches are small and slow per request, so this exceeds λ/capacity."""
+        if not self.stable:
+            return 1.0
+        sums = self._sums
+        return sums.busy / sums.time
+
+    @property
+    def residual_moments(self) -> tuple[float, float]:
+        """E[R], E[R^2] of the batch in progress that an arrival finds busy (length-biased
+        residual): E[T^2]/(2E[T]), E[T^3]/(3E[T]) over the batches' times."""
+        sums = self._sums
+        return sums.busy2 / (2 * sums.busy), sums.busy3 / (3 * sums.busy)
 
     @property
     def mean_batch_size(self) -> float:

@@ -19,11 +19,16 @@ time-between-tokens gap is t_d plus the prefills arriving within it (Poisson(λ�
 Chunked prefill (Sarathi-Serve): see planner.serving.chunked (a sample-path model).
 
 Static batching: the server takes up to b waiting requests, prefills them together and decodes
-until the longest ends; the queue is queueing.DynamicBatching with batch time
-t_pre(k) + max(D_1..D_k)·t_d(k).
+until the longest ends, finished members leaving the batch; the queue is
+queueing.DynamicBatching with batch time t_pre(k) + max(D_1..D_k)·s_k, s_k the mean decode
+step of the shrinking batch (``static_decode_slope``). An arrival waits w.p. P(busy) (not
+λ/capacity: small batches at low load are slow per request), then a gamma with the chain's
+mean wait and the shape of the residual batch time.
 
-Disaggregated (DistServe): prefill replicas form an M/G/c (Allen–Cunneen); TTFT adds the KV
-transfer I·kv_bytes/link; decode replicas each run N = (λ/R_d)E[D]t_d(N), TPOT = t_d(N).
+Disaggregated (DistServe): prefill replicas form an M/G/c (Allen–Cunneen) whose batches share
+the weight reads (``prefill_batching``); TTFT adds the KV transfer I·kv_bytes/link and the
+residual of the decode iteration in progress (a request joins at a boundary); decode replicas
+each run N = (λ/R_d)E[D]t_d(N), TPOT = t_d(N) with the batch's drift.
 """
 
 from __future__ import annotations
@@ -267,7 +272,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     tpot = t_d / (1 - rho)
     idx = rng.choice(p.w.size, n, p=p.w)
     w = positive_wait(rng, n, rho, *mg1_wait_moments(rate, e1, e2, e3))
-    v = np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
+    v = iteration_residual(rng, n, N, t_d)
     slope = decode_slope(grid, td, N)
     fano = occupancy_fano(rate, t_d, slope, p, rho, e2)
     a = slot_wait(rng, n, engine, p, N, fano, rate, capacity)
@@ -279,6 +284,13 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
     return _finish(capacity, N, ttft, per_token, d, gaps, fano)
+
+
+def iteration_residual(rng, n: int, N: float, t_d: float) -> np.ndarray:
+    """Wait for the decode iteration in progress to end: uniform on [0, t_d] when decodes run
+    (P = 1 - e^{-N}, the Poisson decode batch nonzero), else 0 (Fuhrmann–Cooper: an arrival
+    sees the residual of the vacation in progress)."""
+    return np.where(rng.random(n) < 1 - math.exp(-N), rng.uniform(0, t_d, n), 0.0)
 
 
 def batch_drift(rng, N: float, slope: float, tpot: float, d: np.ndarray) -> np.ndarray:
@@ -309,43 +321,70 @@ def _bisect_capacity(stable, hi_guess: float, rtol: float = 1e-6) -> float:
 def static(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     b, ctx, mean_i = engine.scheduler.batch_size, p.decode_context, p.mean(p.I)
     sizes = np.arange(1, b + 1)
-    t_pre, t_dec, decode_law = p.memo(
+    t_pre, t_dec, decode_law, slope = p.memo(
         "static_tables",
         lambda: (
             engine.steps.prefill(np.full(b, mean_i), sizes),
             engine.decode_time(sizes, ctx),
             Empirical(np.repeat(p.D, np.maximum(1, np.rint(p.w * 4096)).astype(int))),
+            static_decode_slope(p, engine.decode_time(sizes, ctx)),
         ),
     )
 
     def batch_time(k: int):
-        return decode_law.max_of(k).affine(float(t_dec[k - 1]), float(t_pre[k - 1]))
+        return decode_law.max_of(k).affine(float(slope[k - 1]), float(t_pre[k - 1]))
 
     q = DynamicBatching(rate, batch_time, max_batch=b)
     if not q.stable:
         return Latencies(q.capacity)
     k = max(1, min(b, round(q.mean_batch_size)))
     idx = rng.choice(p.w.size, n, p=p.w)
-    wait = positive_wait(rng, n, min(q.utilization, 0.999), q.mean_wait, 2 * q.mean_wait**2)
+    busy, (r1, r2) = q.busy_probability, q.residual_moments
+    m1 = q.mean_wait  # given busy: the batch in progress' residual (shape), queued batches
+    wait = positive_wait(rng, n, busy, m1, m1**2 / busy * r2 / r1**2)
     ttft = wait + t_pre[k - 1]
     d = p.D[idx]
     per_token = np.where(d > 0, t_dec[k - 1], np.nan)
     return _finish(q.capacity, float(k), ttft, per_token, d)
 
 
+def static_decode_slope(p: Prepared, t_dec: np.ndarray) -> np.ndarray:
+    """Per batch size k = 1..b, the decode time of a static batch per decode step of its
+    longest member: finished members leave, so at step s the batch runs Binomial(k, S(s))
+    sequences (S(s) = P(D >= s)) and E[decode time] = sum_s E[t_d(Bin(k, S(s)))], over
+    E[max(D_1..D_k)] = sum_s 1 - (1 - S(s))^k."""
+    hist = np.bincount(np.ceil(p.D - 1e-9).astype(np.int64), weights=p.w)  # D >= s iff ceil
+    # S(s) for s = 1..max D is constant between request lengths: its levels and step counts
+    surv, steps = np.unique(np.cumsum(hist[::-1])[::-1][1:], return_counts=True)
+    b = t_dec.size
+    out = np.array(t_dec, dtype=float)
+    pmf = np.zeros((surv.size, b + 1))  # Binomial(k, S) over 0..b, built up in k
+    pmf[:, 0] = 1.0
+    for k in range(1, b + 1):
+        pmf[:, 1 : k + 1] = pmf[:, 1 : k + 1] * (1 - surv[:, None]) + pmf[:, :k] * surv[:, None]
+        pmf[:, 0] *= 1 - surv
+        decode = float(steps @ (pmf[:, 1 : k + 1] @ t_dec[:k]))
+        longest = float(steps @ (1 - pmf[:, 0]))
+        out[k - 1] = decode / longest if longest > 0 else t_dec[k - 1]
+    return out
+
+
 # ---- disaggregated prefill / decode -------------------------------------------------------
 def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     sched, hw = engine.scheduler, engine.hardware
     pr, dr, ctx = sched.prefill_replicas, sched.decode_replicas, p.decode_context
-    tp, ed = p.t_prefill, p.mean(p.D)
-    e1, e2 = p.mean(tp), p.mean(tp**2)
+    tp0, ed = p.t_prefill, p.mean(p.D)
     cap_n = n_cap(engine, p)
     grid = n_grid(cap_n)
     td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
     cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
-    capacity = min(pr / e1, cap_decode)
+    cap_prefill = pr / (p.mean(tp0) * prefill_sharing(engine, p, 64.0)[0])
+    capacity = min(cap_prefill, cap_decode)
     if rate >= capacity:
         return Latencies(capacity)
+    share, own = prefill_batching(engine, p, rate / pr)
+    tp = tp0 * share
+    e1, e2 = p.mean(tp), p.mean(tp**2)
     offered = rate * e1
     cs2 = max(e2 - e1**2, 0.0) / e1**2
     p_wait = erlang_c(pr, offered)
@@ -360,12 +399,28 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     transfer = p.I[idx] * engine.kv_bytes_per_token * engine.gpus / bw + lat
     N = decode_root(grid, rate / dr * ed * td) if ed > 0 else 0.0
     t_d = float(np.interp(N, grid, td))
-    fano = occupancy_fano(rate / dr, t_d, decode_slope(grid, td, N), p)
+    slope = decode_slope(grid, td, N)
+    fano = occupancy_fano(rate / dr, t_d, slope, p)
     a = slot_wait(rng, n, engine, p, N, fano, rate / dr, cap_decode / dr)
-    ttft = w + tp[idx] + transfer + a
+    v = iteration_residual(rng, n, N, t_d)  # its KV in, a request joins at a boundary
+    ttft = w + tp0[idx] * (1 + offered / pr * (own - 1)) + transfer + v + a
     d = p.D[idx]
-    per_token = np.where(d > 0, t_d, np.nan)
+    per_token = np.where(d > 0, t_d + batch_drift(rng, N, slope, t_d, d), np.nan)
     return _finish(capacity, N, ttft, per_token, d, fano=fano)
+
+
+def prefill_batching(engine: Engine, p: Prepared, rate: float) -> tuple[float, float]:
+    """``prefill_sharing`` of a prefill replica that takes every prompt waiting when it
+    frees: a batch holds the m = λ·E[t_batch] arrivals of the batch before it, with
+    E[t_batch] = share·E[t_p]·E[K] (fixed point, 8 steps of the contraction). The own
+    factor holds for a request arriving while the replica is busy (with probability its
+    utilization ρ); one that finds it idle is prefilled alone, so the caller takes
+    1 + ρ(own - 1)."""
+    e1, m = p.mean(p.t_prefill), rate * p.mean(p.t_prefill)
+    for _ in range(8):
+        share = prefill_sharing(engine, p, m)[0]
+        m = rate * share * e1 * m / max(-math.expm1(-m), 1e-12)
+    return prefill_sharing(engine, p, m)
 
 
 def _finish(capacity, N, ttft, per_token, d, gaps=None, fano=1.0) -> Latencies:
