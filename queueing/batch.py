@@ -207,9 +207,14 @@ class _BatchChain(QueueModel):
     @property
     def residual_moments(self) -> tuple[float, float]:
         """E[R], E[R^2] of the batch in progress that an arrival finds busy (length-biased
-        residual): E[T^2]/(2E[T]), E[T^3]/(3E[T]) over the batches' times."""
-        sums = self._sums
-        return sums.busy2 / (2 * sums.busy), sums.busy3 / (3 * sums.busy)
+        residual): E[T^2]/(2E[T]), E[T^3]/(3E[T]) over the batches' times (the full
+        batch's when unstable)."""
+        if not self.stable:
+            law = self.batch_law(self._full_batch)
+            t1, t2, t3 = law.mean, law.moment(2), law.moment(3)
+        else:
+            t1, t2, t3 = self._sums.busy, self._sums.busy2, self._sums.busy3
+        return t2 / (2 * t1), t3 / (3 * t1)
 
     @property
     def mean_batch_size(self) -> float:

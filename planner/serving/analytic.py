@@ -321,15 +321,17 @@ def _bisect_capacity(stable, hi_guess: float, rtol: float = 1e-6) -> float:
 def static(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     b, ctx, mean_i = engine.scheduler.batch_size, p.decode_context, p.mean(p.I)
     sizes = np.arange(1, b + 1)
-    t_pre, t_dec, decode_law, slope = p.memo(
-        "static_tables",
-        lambda: (
+
+    def tables():
+        t_dec = engine.decode_time(sizes, ctx)
+        return (
             engine.steps.prefill(np.full(b, mean_i), sizes),
-            engine.decode_time(sizes, ctx),
+            t_dec,
             Empirical(np.repeat(p.D, np.maximum(1, np.rint(p.w * 4096)).astype(int))),
-            static_decode_slope(p, engine.decode_time(sizes, ctx)),
-        ),
-    )
+            static_decode_slope(p, t_dec),
+        )
+
+    t_pre, t_dec, decode_law, slope = p.memo("static_tables", tables)
 
     def batch_time(k: int):
         return decode_law.max_of(k).affine(float(slope[k - 1]), float(t_pre[k - 1]))
@@ -378,6 +380,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     grid = n_grid(cap_n)
     td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
     cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
+    # saturated prefill replicas run full batches (prefill_sharing caps K at 64 prompts)
     cap_prefill = pr / (p.mean(tp0) * prefill_sharing(engine, p, 64.0)[0])
     capacity = min(cap_prefill, cap_decode)
     if rate >= capacity:

@@ -67,12 +67,15 @@ def test_dynamic_batching_busy_probability_and_residual_of_a_deterministic_batch
     """T = 1 fixed, λ = 0.5, a cap of 64 (never reached): a batch ends with nobody waiting
     w.p. e^{-0.5}, then the server idles 1/λ = 2, so P(busy) = 1/(1 + 2e^{-0.5}); the
     residual of a fixed batch is uniform (E[R] = 1/2, E[R^2] = 1/3). With a cap of 1 it is
-    M/D/1, busy w.p. ρ = λT."""
+    M/D/1, busy w.p. ρ = λT; overloaded, always busy."""
     q = DynamicBatching(0.5, lambda k: Deterministic(1.0), max_batch=64)
     assert q.busy_probability == pytest.approx(1 / (1 + 2 * math.exp(-0.5)), rel=1e-6)
     assert q.residual_moments == pytest.approx((0.5, 1 / 3))
     md1 = DynamicBatching(0.5, lambda k: Deterministic(1.0), max_batch=1)
     assert md1.busy_probability == pytest.approx(0.5, rel=1e-6)
+    jammed = DynamicBatching(50.0, lambda k: Deterministic(1.0), max_batch=4)  # λ > 4/T
+    assert jammed.busy_probability == 1.0
+    assert jammed.residual_moments == pytest.approx((0.5, 1 / 3))
 
 
 def test_dynamic_batching_capacity_is_full_batch_over_its_time():
