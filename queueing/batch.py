@@ -115,6 +115,10 @@ class _BatchChain(QueueModel):
         return law.mean, law.moment(2)
 
     @cache  # noqa: B019
+    def _moment3(self, k: int) -> float:
+        return self.batch_law(k).moment(3)
+
+    @cache  # noqa: B019
     def _arrivals(self, k: int) -> np.ndarray:
         law = self.batch_law(k)
         m = self.arrival_rate * float(law.quantile(1 - 1e-12))
@@ -172,7 +176,7 @@ class _BatchChain(QueueModel):
             sums.batch_time += p * k * m1
             sums.busy += p * m1
             sums.busy2 += p * m2
-            sums.busy3 += p * self.batch_law(k).moment(3)
+            sums.busy3 += p * self._moment3(k)
         return sums
 
     @property
@@ -210,8 +214,8 @@ class _BatchChain(QueueModel):
         residual): E[T^2]/(2E[T]), E[T^3]/(3E[T]) over the batches' times (the full
         batch's when unstable)."""
         if not self.stable:
-            law = self.batch_law(self._full_batch)
-            t1, t2, t3 = law.mean, law.moment(2), law.moment(3)
+            b = self._full_batch
+            t1, t2, t3 = *self._moments(b), self._moment3(b)
         else:
             t1, t2, t3 = self._sums.busy, self._sums.busy2, self._sums.busy3
         return t2 / (2 * t1), t3 / (3 * t1)
