@@ -56,7 +56,7 @@ import numpy as np
 from scipy import special
 
 from .analytic import Latencies, _finish, decode_root, n_cap, n_grid, slots
-from .chunked_walk import fluid_times, walk
+from .chunked_walk import fluid_times, walk, workspace
 from .engine import Engine
 from .prepared import Prepared
 from .sim_replica import WATERMARK
@@ -215,6 +215,9 @@ def stratified(
 
 @dataclass(frozen=True)
 class Path:
+    """A solved path; its arrays are views of the thread's walk workspace, valid until the
+    thread's next ``solve_path``."""
+
     g: np.ndarray  # iteration lengths
     gf: np.ndarray  # their lengths had the arrival stream used all its capacity Q
     N: np.ndarray  # decodes in each iteration
@@ -225,11 +228,9 @@ class Path:
     credit: np.ndarray  # Q's share from a prompt preempted in progress (recomputed whole)
     redo: np.ndarray  # iteration of that prompt's first token after its recompute
     extra: np.ndarray  # time the decode context beyond the table's mean adds to each
+    end: np.ndarray  # the clock at the end of each iteration (cumulative g)
+    full: np.ndarray  # cumulative gf - g
     preemptions: int = 0
-
-    @property
-    def end(self) -> np.ndarray:
-        return np.cumsum(self.g)
 
 
 def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: float, g0: float):
@@ -241,7 +242,8 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
     n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, tab.top)
     cum = np.concatenate(([0.0], np.cumsum(d.I)))
     kv = float(engine.kv_tokens)
-    g, gf, N, K, S, x, c, credit, redo, extra, preempted = walk(
+    m, longest = d.I.size, int(max(d.D.max(initial=0), d.init_left.max(initial=0)))
+    out = walk(
         _epochs(d.a, rate * d.L * g0),
         cum,
         d.I.astype(float),
@@ -258,8 +260,9 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
         float(tab.T[min(1, tab.top), 0]),
         d.init_left[:n0],
         (d.init_size[:n0] + d.init_done[:n0]).astype(float),
+        *workspace(d.L, m, n0, longest),
     )
-    return Path(g, gf, N, K, S, cum[x], np.cumsum(c), credit, redo, extra, preempted)
+    return Path(*out)
 
 
 def _epochs(a: np.ndarray, horizon: float) -> np.ndarray:
@@ -315,7 +318,7 @@ def jammed(path: Path, sizes: np.ndarray) -> float | None:
 # ---- latencies ----------------------------------------------------------------------------
 def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, burn: int):
     """TTFT and TPOT of n requests placed on the path (module docstring)."""
-    L, g, end = path.g.size, path.g, path.end
+    L, g, end, full = path.g.size, path.g, path.end, path.full
     last = L - L // 4
     j = burn + stratified(rng, g[burn:last], n, shuffle=False)  # ascending: fast searches
     u = rng.random(n)
@@ -330,7 +333,6 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     ahead = path.X[j] + u * (path.X[j + 1] - path.X[j]) - path.S[j]
     need = path.Q[j] + ahead + I
     f = np.clip(np.searchsorted(path.Q, need - 1e-6), j + 1, L - 2)
-    full = np.cumsum(path.gf - g)
     q_last = tab.q[path.N[f]]
     rest = np.minimum(np.maximum(need - path.Q[f - 1], path.K[f]), q_last)
     last = tab.at(path.N[f], rest / q_last) + path.extra[f]

@@ -22,7 +22,7 @@ from planner.serving.chunked import (
     stratified,
     tables,
 )
-from planner.serving.chunked_walk import walk
+from planner.serving.chunked_walk import walk, workspace
 from planner.serving.simulate import run_requests
 from planner.workload import Workload
 
@@ -105,11 +105,12 @@ def test_prompt_preempted_in_progress_is_recomputed_after_the_decodes_free_its_k
     stream) and waits, blocking the queue, until the decodes end at 30; it is recomputed in
     30-34 (100 x 4 + 80 tokens), emits its first token at 34, and decodes 5 tokens."""
     flat = np.ones((17, FILL.size)).ravel()
-    _, _, N, K, S, _, c, credit, redo, _, count = walk(
+    _, _, N, K, S, _, Q, credit, redo, _, _, _, count = walk(
         np.array([0.0]), np.array([0.0, 480.0]), np.array([480.0]), np.array([5]), flat,
         np.zeros_like(flat), 0.0, 100.0 - np.arange(17), 50, 1.0, 1000.0, 990.0, 1.0, 1.0,
-        np.full(10, 30), np.full(10, 48.0),
+        np.full(10, 30), np.full(10, 48.0), *workspace(50, 1, 10, 30),
     )  # fmt: skip
+    c = np.diff(Q, prepend=0.0)
     assert count == 1 and credit[2] == 300 and redo[2] == 34 and S[2] == 480
     assert np.array_equal(K[:3], [90, 90, 0]) and np.all(K[3:30] == 0)
     assert np.array_equal(K[30:36], [100, 100, 100, 100, 80, 0])
