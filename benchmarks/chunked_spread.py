@@ -24,13 +24,12 @@ import numpy as np
 from planner.serving import analyze, engine_for, prepare, simulate
 from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
-    JAM_PATH,
-    PATH,
     _epochs,
     fluid_batch,
     fluid_capacity,
     fluid_time,
     path_draws,
+    path_size,
     preempts,
     solve_path,
     tables,
@@ -94,8 +93,8 @@ def paired(engine, p, rate: float, n: int, seed: int) -> None:
     cap_n = min(n_cap(engine, p), float(top))
     capacity = fluid_capacity(tab, p, cap_n)
     g0 = float(fluid_time(tab, rate, p.mean(p.I), fluid_batch(tab, p, rate, cap_n)))
-    L = PATH * n * (JAM_PATH if preempts(engine, tab, p, capacity, cap_n, n, seed) else 1)
-    d = path_draws(tab, p, capacity, cap_n, L, seed)
+    L, block = path_size(n, preempts(engine, tab, p, capacity, cap_n, n, seed))
+    d = path_draws(tab, p, capacity, cap_n, L, seed, block)
     path = solve_path(engine, tab, rate, d, 0.0, g0)
     ttft, *_ = virtual_requests(np.random.default_rng(seed), path, tab, p, n, L // 8)
     arrival = _epochs(d.a, rate * L * g0) / rate

@@ -9,6 +9,7 @@ from scipy import stats
 from planner.serving import Engine, analyze, prepare, simulate
 from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
+    ARRIVALS_BLOCK,
     BLOCK,
     FILL,
     _epochs,
@@ -17,6 +18,7 @@ from planner.serving.chunked import (
     fluid_batch,
     fluid_capacity,
     fluid_time,
+    path_size,
     preempts,
     solve_path,
     stratified,
@@ -46,6 +48,23 @@ def test_draws_are_uniform_and_not_serially_correlated_unless_asked_ascending():
     blocks = stratified(rng, np.ones(n), 4 * BLOCK, shuffle=False).reshape(4, BLOCK)
     assert np.all(np.diff(blocks, axis=1) > 0)
     assert np.array_equal(blocks[:, ::16] * BLOCK // n, np.tile(np.arange(0, BLOCK, 16), (4, 1)))
+
+
+def test_arrival_sizes_vary_inside_a_block_as_sampling_without_replacement():
+    """Prompt sizes summed over the first half of each block of 4,096 arrivals: their
+    variance is w·Var(I)·(1 - (w - 1)/(B - 1)) (sampling without replacement, finite
+    population correction: about half of the independent draws' at w = B/2); drawn as one
+    block over the whole path (a replica that preempts, ``path_size``), it is w·Var(I)."""
+    e = Engine.build("llama-2-7b", "L40S", scheduler="chunked")
+    p = prepare(e, Workload.bundled("chat"))
+    var = p.mean(p.I**2) - p.mean(p.I) ** 2
+    B, w, blocks = ARRIVALS_BLOCK, ARRIVALS_BLOCK // 2, 400
+    assert path_size(4096, True)[1] is None and path_size(4096, False)[1] == B
+    for block, factor in ((B, 1 - (w - 1) / (B - 1)), (None, 1.0)):
+        d = draws(np.random.default_rng(7), p, 1, blocks * B, 0, block)
+        sums = d.I.reshape(blocks, B)[:, :w].sum(axis=1)
+        ratio = sums.var(ddof=1) / (w * var * factor)
+        assert 0.8 < ratio < 1.2  # 400 windows: the variance's relative sd is 7%
 
 
 def _path(model, gpu, load, L=6000, seed=4):
