@@ -42,7 +42,7 @@ def workspace(L: int, m: int, n0: int, longest: int) -> tuple[np.ndarray, np.nda
     """The walk's work rows (float, int), at least L + longest + 3 and m + n0 wide: one pair
     per thread, grown as needed and reused, so the path arrays that ``walk`` returns are
     views valid until the thread's next walk. Fresh arrays of a long path cost a page fault
-    per 4 KiB touched, about half the walk's time (Llama-2-7B / A10G: 26 ms -> 9 ms)."""
+    per 4 KiB touched, about half of a long path's evaluation (docs/serving.md, Speed)."""
     width = max(L + longest + 3, m + n0, 1)
     fb, ib = getattr(_LOCAL, "buffers", (np.empty((F_ROWS, 0)), np.empty((I_ROWS, 0), np.int64)))
     if fb.shape[1] < width:
