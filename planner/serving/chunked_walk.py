@@ -34,7 +34,7 @@ import threading
 import numpy as np
 from numba import njit
 
-F_ROWS, I_ROWS = 14, 10  # the walk's float and integer work rows
+F_ROWS, I_ROWS = 13, 10  # the walk's float and integer work rows
 _LOCAL = threading.local()
 
 
@@ -73,20 +73,20 @@ def walk(
     ids = m + n0
     longest = max(span.max() if m else 0, init_left.max() if n0 else 0)
     w = L + longest + 3
-    # per iteration: the outputs (see above); cs is the stream's capacity in the iteration
-    gs, gf, ks, ss, xs, cs, cred, cor = fb[0, :L], fb[1, :L], fb[2, :L], fb[3, :L], \
+    # per iteration: the outputs (see above)
+    gs, gf, ks, ss, xs, qc, cred, cor = fb[0, :L], fb[1, :L], fb[2, :L], fb[3, :L], \
         fb[4, :L], fb[5, :L], fb[6, :L], fb[7, :L]  # fmt: skip
-    qc, end, full = fb[8, :L], fb[9, :L], fb[10, :L]
+    end, full = fb[8, :L], fb[9, :L]
     ns, redo = ib[0, :L], ib[1, :L]
     victim = ib[2, :L]  # arrival prompt preempted in progress at j
     victim[:] = -1
-    delta, freed = ib[3, :w], fb[11, :w]  # decodes joining (+) and leaving (-), KV freed
+    delta, freed = ib[3, :w], fb[10, :w]  # decodes joining (+) and leaving (-), KV freed
     delta[:] = 0
     freed[:] = 0.0
     first = ib[4, :m]  # iteration of an arrival's first token
     first[:] = -1
-    base = fb[12, :ids]  # KV of a decoding sequence when it (re)started: context + a block
-    ctx = fb[13, :ids]  # context to recompute after a preemption
+    base = fb[11, :ids]  # KV of a decoding sequence when it (re)started: context + a block
+    ctx = fb[12, :ids]  # context to recompute after a preemption
     start = ib[5, :ids]  # iteration it (re)started decoding
     stop = ib[6, :ids]  # iteration its decodes end
     left = ib[7, :ids]  # decodes left after a preemption
@@ -110,7 +110,7 @@ def walk(
         sp += 1
     N = arrived = admitted = done = preemptions = 0
     rp, rp_done = -1, 0.0  # preempted sequence whose recompute is in progress
-    S = t = 0.0
+    S = t = clock = served = excess = 0.0
     for j in range(L):
         N += delta[j]
         held -= freed[j]
@@ -205,7 +205,7 @@ def walk(
         # take it (the preempted queue served, no arrived tokens held back)
         free = stream and cum[arrived] - S < 1e-9
         cred[j] = credit
-        cs[j] = credit + k_arr + (room if free else 0.0)
+        c = credit + k_arr + (room if free else 0.0)
         held += N
         # decode context: the KV held less the slack and the prompts not yet decoding
         pend += cum[admitted] - cum[done] + (admitted - done) * bs
@@ -217,17 +217,16 @@ def walk(
         k = q - room
         cor[j] = extra * _time(dflat, width, N, k / q) if N > 0 else 0.0
         g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q) + cor[j]
-        unused = cs[j] - credit - k_arr  # capacity the arrival stream left unused
+        unused = c - credit - k_arr  # capacity the arrival stream left unused
         gs[j], ns[j], ks[j], ss[j], xs[j] = g, N, k, S, cum[arrived]
         gf[j] = g if unused <= 0 else _time(flat, width, N, (k + unused) / q) + cor[j]
-        t += rate * g
-    clock = served = excess = 0.0
-    for j in range(L):
-        redo[j] = -1
-        if victim[j] >= 0:  # where a prompt preempted at j got its first token
-            redo[j] = first[victim[j]] if first[victim[j]] >= 0 else L - 1
-        clock, served, excess = clock + gs[j], served + cs[j], excess + gf[j] - gs[j]
+        clock, served, excess = clock + g, served + c, excess + gf[j] - g
         end[j], qc[j], full[j] = clock, served, excess
+        t += rate * g
+    for j in range(L):  # where a prompt preempted at j got its first token
+        redo[j] = -1
+        if victim[j] >= 0:
+            redo[j] = first[victim[j]] if first[victim[j]] >= 0 else L - 1
     return gs, gf, ns, ks, ss, xs, qc, cred, redo, cor, end, full, preemptions
 
 
