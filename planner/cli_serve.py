@@ -158,6 +158,12 @@ def _emit(reports: dict, best, fmt: Format) -> None:
         f"tok/s; {a.total_tokens_per_s:,.0f} total tok/s"
         + (f"; goodput {a.goodput:.3g} req/s" if a.goodput is not None else "")
     )
+    rse = {k: r.ttft_mean_rse for k, r in reports.items() if r.ttft_mean_rse is not None}
+    if rse:
+        console.print(
+            "mean TTFT relative standard error (batch means): "
+            + ", ".join(f"{k} {v:.1%}" for k, v in rse.items())
+        )
     for note in a.notes:
         console.print(f"[bold red]{note}[/]")
     for reason, share in a.rejected.items():

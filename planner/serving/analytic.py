@@ -63,6 +63,7 @@ class Latencies:
     tbt: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     decode_fano: float = 1.0  # Var N / E[N] of the decode batch, where modelled
+    ttft_rse: float | None = None  # relative standard error of the mean TTFT, where sampled
 
     def overloaded(self, rate: float) -> bool:
         return self.ttft is None or rate >= self.capacity

@@ -12,7 +12,7 @@ from scipy import optimize
 from planner.workload import Workload
 
 from .analytic import Latencies, continuous, disaggregated, static
-from .chunked import chunked
+from .chunked import TTFT_RSE, chunked
 from .engine import Engine
 from .prepared import Prepared, prepare
 from .report import Percentiles, ServingReport
@@ -49,19 +49,27 @@ def analyze(
     slo: SLO | None = None,
     samples: int = SAMPLES,
     seed: int = 0,
+    rse: float | None = TTFT_RSE,
 ) -> ServingReport:
-    """The analytic ServingReport of ``engine`` at ``rate`` requests/s."""
+    """The analytic ServingReport of ``engine`` at ``rate`` requests/s. A sampled model
+    (chunked prefill) solves more paths while its mean TTFT's relative standard error
+    exceeds ``rse`` (None: one path of ``samples``)."""
     if not (rate > 0 and math.isfinite(rate)):
         raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
-    lat = latencies(engine, prepared, rate, samples, seed)
+    lat = latencies(engine, prepared, rate, samples, seed, rse)
     return build_report("analytic", engine, prepared, rate, lat, slo)
 
 
-def latencies(engine: Engine, prepared: Prepared, rate: float, samples: int, seed: int):
-    """The scheduler's analytic Latencies (per-request samples) at ``rate``."""
+def latencies(
+    engine: Engine, prepared: Prepared, rate: float, samples: int, seed: int, rse=None
+) -> Latencies:
+    """The scheduler's analytic Latencies (per-request samples) at ``rate``; ``rse`` as in
+    ``analyze``."""
     if prepared.w.size == 0:
         return Latencies(0.0, notes=("no request of the workload can be served",))
     rng = np.random.default_rng(seed)
+    if engine.scheduler.kind == "chunked":
+        return chunked(engine, prepared, rate, rng, samples, rse)
     return MODELS[engine.scheduler.kind](engine, prepared, rate, rng, samples)
 
 
@@ -99,6 +107,7 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         tpot=pct() if overloaded else lat.stats("tpot"),
         e2e=pct() if overloaded else lat.stats("e2e"),
         tbt=pct() if overloaded else lat.stats("tbt"),
+        ttft_mean_rse=None if overloaded else lat.ttft_rse,
         decode_batch=math.inf if overloaded else lat.decode_batch,
         output_tokens_per_s=min(rate, lat.capacity) * eo,
         total_tokens_per_s=min(rate, lat.capacity) * (eo + ei),

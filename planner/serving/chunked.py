@@ -9,10 +9,11 @@ M/G/inf population (Poisson, correlated over a decode lifetime), which modulates
 rate. The fluid model still gives the capacity (where full chunks stop keeping up) and the
 starting point.
 
-The model is solved on one path of L = 8 iterations per requested sample (64 on a replica
+The model is solved on a path of L = 8 iterations per requested sample (64 on a replica
 that preempts at 95% of its capacity: its KV jams are rare, long events), iteration by
 iteration (its exact causal solution; the loop is compiled, chunked_walk), with common random
-numbers:
+numbers, and on as many more independent paths as the mean TTFT's sampling error asks for
+(``chunked``):
 - request k arrives at a_k/λ, with a the points of a unit-rate Poisson process conditioned
   on its expected count over the fluid horizon (scaled exponential spacings) and sizes
   (I, D) drawn once, stratified over long blocks (over the whole path on a replica that
@@ -56,6 +57,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from queueing import batch_means
+
 from .analytic import Latencies, _finish, decode_root, n_cap, n_grid, slots
 from .chunked_walk import fluid_times, walk, workspace
 from .engine import Engine
@@ -68,6 +71,9 @@ BLOCK = 256  # stratification block of the draws
 ARRIVALS_BLOCK = 4096  # and of the arrivals' sizes (longer: see ``draws``)
 JAM_PATH = 8  # path length factor of a replica that preempts at JAM_LOAD of its capacity
 JAM_LOAD = 0.95
+TTFT_RSE = 0.03  # relative standard error of the mean TTFT an evaluation solves paths to
+MAX_PATHS = 16  # at most
+BATCHES = 16  # batch means per path
 
 
 @dataclass(frozen=True)
@@ -327,7 +333,7 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     """TTFT and TPOT of n requests placed on the path (module docstring)."""
     L, g, end, full = path.g.size, path.g, path.end, path.full
     last = L - L // 4
-    j = burn + stratified(rng, g[burn:last], n, shuffle=False)  # ascending: fast searches
+    j = burn + stratified(rng, g[burn:last], n, shuffle=False, block=n)  # in path order
     u = rng.random(n)
     idx = stratified(rng, p.w, n)
     I, D = p.I[idx], p.D[idx].astype(np.int64)
@@ -376,7 +382,15 @@ def path_size(n: int, jams: bool) -> tuple[int, int | None]:
     return PATH * n * (JAM_PATH if jams else 1), None if jams else ARRIVALS_BLOCK
 
 
-def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
+def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | None = TTFT_RSE):
+    """Latencies at ``rate`` from n virtual requests on each of k independent paths. Two
+    stages (Stein's): the first path's relative standard error r of the mean TTFT (batch
+    means of BATCHES runs of consecutive virtual requests, in path order) sets k =
+    ceil((r/rse)^2) (at most MAX_PATHS; None: one path), fixed before the others are seen
+    (stopping at the first small estimate would favour paths without a rare jam). Near
+    capacity the mean TTFT is dominated by slow backlog cycles and, on a KV-bound replica,
+    by rare preemption jams: one path is then as noisy as one simulator run of similar
+    length."""
     top = slots(engine)
     tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
     cap_n = min(n_cap(engine, p), float(top))
@@ -390,11 +404,34 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
         ("chunked_jams", n, seed), lambda: preempts(engine, tab, p, capacity, cap_n, n, seed)
     )
     L, block = path_size(n, jams)
-    d = path_draws(tab, p, capacity, cap_n, L, seed, block)
-    path = solve_path(engine, tab, rate, d, N0, g0)
-    jam = jammed(path, d.I)
-    if jam is not None:
-        return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
+    runs: list[tuple] = []
+    paths = 1
+    while len(runs) < paths:
+        d = path_draws(tab, p, capacity, cap_n, L, seed + len(runs), block)
+        path = solve_path(engine, tab, rate, d, N0, g0)
+        jam = jammed(path, d.I)
+        if jam is not None:
+            return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
+        runs.append(path_samples(rng, path, tab, p, n))
+        if len(runs) == 1 and rse is not None:
+            first = batch_means(runs[0][0], BATCHES)
+            paths = min(MAX_PATHS, math.ceil((first.se / (rse * first.mean)) ** 2))
+    ttft, tpot, D, gaps, busy, span = (np.concatenate(x) for x in zip(*runs, strict=True))
+    err = batch_means(ttft, BATCHES * len(runs))
+    lat = _finish(capacity, float(busy.sum() / span.sum()), ttft, tpot, D, gaps)
+    lat.ttft_rse = err.se / err.mean
+    if len(runs) > 1:
+        lat.notes += (
+            f"chunked model: {len(runs)} paths of {L} iterations (the mean TTFT's relative "
+            f"standard error on one path was {first.se / first.mean:.1%})",
+        )
+    return lat
+
+
+def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
+    """TTFT, TPOT, decode tokens and TBT gaps of n virtual requests on one path (the first
+    eighth of it a burn-in), and the path's decode-batch time integral and length."""
+    L = path.g.size
     burn = L // 8
     ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
     weights = path.N[burn:].astype(float)
@@ -403,5 +440,5 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int):
         if weights.sum() > 0
         else np.full(n, float(tab.T[1, 0]))
     )
-    n_time = float(np.dot(path.N[burn:], path.g[burn:]) / path.g[burn:].sum())
-    return _finish(capacity, n_time, ttft, tpot, D, gaps)
+    busy = np.dot(path.N[burn:], path.g[burn:])
+    return ttft, tpot, D, gaps, np.array([busy]), np.array([path.g[burn:].sum()])

@@ -68,6 +68,7 @@ class ServingReport:
     rejected: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     tbt: Percentiles | None = None  # time between consecutive tokens (per token)
+    ttft_mean_rse: float | None = None  # relative standard error of ttft.mean (batch means)
 
     @property
     def utilization(self) -> float:
