@@ -52,8 +52,9 @@ def analyze(
     rse: float | None = TTFT_RSE,
 ) -> ServingReport:
     """The analytic ServingReport of ``engine`` at ``rate`` requests/s. A sampled model
-    (chunked prefill) solves more paths while its mean TTFT's relative standard error
-    exceeds ``rse`` (None: one path of ``samples``)."""
+    (chunked prefill) solves as many independent paths (at most 16) as its first path's
+    relative standard error of the mean TTFT asks for to bring it to ``rse`` (None: one
+    path of ``samples``; see planner.serving.chunked.chunked)."""
     if not (rate > 0 and math.isfinite(rate)):
         raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
     lat = latencies(engine, prepared, rate, samples, seed, rse)

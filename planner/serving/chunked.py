@@ -413,19 +413,28 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
         if jam is not None:
             return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
         runs.append(path_samples(rng, path, tab, p, n))
-        if len(runs) == 1 and rse is not None:
-            first = batch_means(runs[0][0], BATCHES)
-            paths = min(MAX_PATHS, math.ceil((first.se / (rse * first.mean)) ** 2))
+        if len(runs) == 1:
+            first = _rse(runs[0][0], 1)
+            if rse is not None and first is not None:
+                paths = min(MAX_PATHS, math.ceil((first / rse) ** 2))
     ttft, tpot, D, gaps, busy, span = (np.concatenate(x) for x in zip(*runs, strict=True))
-    err = batch_means(ttft, BATCHES * len(runs))
     lat = _finish(capacity, float(busy.sum() / span.sum()), ttft, tpot, D, gaps)
-    lat.ttft_rse = err.se / err.mean
+    lat.ttft_rse = _rse(ttft, len(runs))
     if len(runs) > 1:
         lat.notes += (
             f"chunked model: {len(runs)} paths of {L} iterations (the mean TTFT's relative "
-            f"standard error on one path was {first.se / first.mean:.1%})",
+            f"standard error on one path was {first:.1%})",
         )
     return lat
+
+
+def _rse(ttft: np.ndarray, paths: int) -> float | None:
+    """Relative standard error of the mean of ``paths`` paths' TTFTs (each n, in path order)
+    by BATCHES batch means per path; None with fewer than 2 samples per batch."""
+    if ttft.size < 2 * BATCHES * paths:
+        return None
+    est = batch_means(ttft, BATCHES * paths)
+    return est.se / est.mean
 
 
 def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
