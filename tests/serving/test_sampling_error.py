@@ -71,3 +71,13 @@ def test_closed_form_models_report_no_sampling_error_and_overload_none():
     assert analyze(e, p, rate).ttft_mean_rse is None
     e, p, rate = _at_load("mistral-7b", "A100-SXM4-80GB", "chunked", 1.2)
     assert analyze(e, p, rate).ttft_mean_rse is None
+
+
+def test_too_few_virtual_requests_for_batch_means_give_no_error_rather_than_nan():
+    """Under two virtual requests per batch (16 batches) there is no estimate: None, one
+    path, and finite latencies."""
+    e, p, rate = _at_load("qwen2.5-7b", "A100-SXM4-80GB", "chunked", 0.9)
+    r = analyze(e, p, rate, samples=16)
+    assert r.ttft_mean_rse is None
+    assert not [n for n in r.notes if "paths of" in n]
+    assert np.isfinite(r.ttft.mean) and np.isfinite(r.ttft.p90)
