@@ -2,18 +2,20 @@
 
 Run:  python benchmarks/chunked_spread.py [--model qwen2.5-7b] [--gpu L40S] [--load 0.9]
           [--rate R] [--seeds 6] [--sim-seeds 1] [--samples 4096] [--requests 100000]
-          [--paired 0]
+          [--one-path] [--paired 0]
 
-One evaluation solves one sample path of 8 x samples iterations (64 x samples on a replica
-that preempts near capacity), so near capacity its TTFT carries sampling error (slow backlog
-cycles, KV jams); so does one simulator run. This prints the simulator's TTFT (mean, p90,
-p99) / TPOT / decode batch at ``load`` times the analytic capacity (chat workload) for seeds
-1..sim-seeds and the analytic values for seeds 0..seeds-1, each set with its mean, median
-and standard deviation. ``--paired K`` then removes the arrivals' sampling error from the
-comparison: for seeds 0..K-1 it runs the simulator on the model path's own arrival stream
-(epochs and sizes; the path started empty) and prints the model's TTFT against the
-simulator's on the requests arriving in the path's measured window, and both averaged over
-the K streams.
+A path has 8 x samples iterations (64 x samples on a replica that preempts near capacity), and
+an evaluation pools as many paths (at most 16) as its first path's sampling error asks for
+(--one-path: one), so near capacity its TTFT carries sampling error (slow backlog cycles, KV
+jams); so does one simulator run. This prints the simulator's TTFT (mean, p90, p99) / TPOT /
+decode batch / relative standard error of the mean TTFT (batch means) at ``load`` times the
+analytic capacity (chat workload) for seeds 1..sim-seeds and the analytic values for seeds
+0..seeds-1, each set with its mean, median and standard deviation. The spread of the mean TTFT
+over seeds (sd / mean) against the median standard error tells whether the error estimate is
+honest. ``--paired K`` then removes the arrivals' sampling error from the comparison: for seeds
+0..K-1 it runs the simulator on the model path's own arrival stream (epochs and sizes; the path
+started empty) and prints the model's TTFT against the simulator's on the requests arriving in
+the path's measured window, and both averaged over the K streams.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from planner.serving import analyze, engine_for, prepare, simulate
 from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
+    TTFT_RSE,
     _epochs,
     fluid_batch,
     fluid_capacity,
@@ -39,12 +42,13 @@ from planner.serving.chunked import (
 from planner.serving.simulate import run_requests
 from planner.workload import Workload
 
-COLS = ("TTFT mean ms", "TTFT p90 ms", "TTFT p99 ms", "TPOT mean ms", "decode batch")
+COLS = ("TTFT mean ms", "TTFT p90 ms", "TTFT p99 ms", "TPOT mean ms", "decode batch", "rse %")
 
 
 def values(r) -> list[float]:
     ttft = [r.ttft.mean, r.ttft.p90, r.ttft.p99]
-    return [x * 1e3 for x in ttft] + [r.tpot.mean * 1e3, r.decode_batch]
+    rse = np.nan if r.ttft_mean_rse is None else r.ttft_mean_rse * 100
+    return [x * 1e3 for x in ttft] + [r.tpot.mean * 1e3, r.decode_batch, rse]
 
 
 def line(name: str, v) -> str:
@@ -60,6 +64,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--sim-seeds", type=int, default=1)
     ap.add_argument("--paired", type=int, default=0)
+    ap.add_argument("--one-path", action="store_true", help="one path per evaluation")
     ap.add_argument("--samples", type=int, default=4096)
     ap.add_argument("--requests", type=int, default=100_000)
     args = ap.parse_args()
@@ -78,7 +83,11 @@ def main() -> None:
         sims.append(values(simulate(engine, workload, rate, n_requests=args.requests, seed=s)))
         print(line(f"simulator, {args.requests} requests, seed {s}", sims[-1]), flush=True)
     stats("simulator", np.array(sims))
-    reports = [analyze(engine, prep, rate, samples=args.samples, seed=s) for s in range(args.seeds)]
+    rse = None if args.one_path else TTFT_RSE
+    reports = [
+        analyze(engine, prep, rate, samples=args.samples, seed=s, rse=rse)
+        for s in range(args.seeds)
+    ]
     runs = np.array([values(r) for r in reports])
     for s, v in enumerate(runs):
         print(line(f"analytic, seed {s}", v))

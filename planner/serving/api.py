@@ -21,12 +21,7 @@ from .slo import SLO
 SAMPLES = 4096
 T_FLOOR, T_CAP, T_STEP = math.log(1e-4 / (1 - 1e-4)), math.log(1e9), 2.0
 CLIP = 10.0
-MODELS = {
-    "continuous": continuous,
-    "chunked": chunked,
-    "static": static,
-    "disaggregated": disaggregated,
-}
+CLOSED_FORM = {"continuous": continuous, "static": static, "disaggregated": disaggregated}
 
 
 def engine_for(model, hardware, plan=None, scheduler=None, quant=None, calibration="default"):
@@ -64,14 +59,14 @@ def analyze(
 def latencies(
     engine: Engine, prepared: Prepared, rate: float, samples: int, seed: int, rse=None
 ) -> Latencies:
-    """The scheduler's analytic Latencies (per-request samples) at ``rate``; ``rse`` as in
-    ``analyze``."""
+    """The scheduler's analytic Latencies (per-request samples) at ``rate``: chunked prefill's
+    sampled path model (``rse`` as in ``analyze``) or a closed-form model."""
     if prepared.w.size == 0:
         return Latencies(0.0, notes=("no request of the workload can be served",))
     rng = np.random.default_rng(seed)
     if engine.scheduler.kind == "chunked":
         return chunked(engine, prepared, rate, rng, samples, rse)
-    return MODELS[engine.scheduler.kind](engine, prepared, rate, rng, samples)
+    return CLOSED_FORM[engine.scheduler.kind](engine, prepared, rate, rng, samples)
 
 
 def _violation(slo: SLO, lat: Latencies, rate: float) -> float:

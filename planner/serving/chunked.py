@@ -57,12 +57,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from queueing import batch_means
-
 from .analytic import Latencies, _finish, decode_root, n_cap, n_grid, slots
 from .chunked_walk import fluid_times, walk, workspace
 from .engine import Engine
 from .prepared import Prepared
+from .report import mean_rse
 from .sim_replica import WATERMARK
 
 FILL = np.linspace(0.0, 1.0, 17)
@@ -414,27 +413,19 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
             return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
         runs.append(path_samples(rng, path, tab, p, n))
         if len(runs) == 1:
-            first = _rse(runs[0][0], 1)
+            first = mean_rse(runs[0][0], BATCHES, 2)
             if rse is not None and first is not None:
                 paths = min(MAX_PATHS, math.ceil((first / rse) ** 2))
-    ttft, tpot, D, gaps, busy, span = (np.concatenate(x) for x in zip(*runs, strict=True))
-    lat = _finish(capacity, float(busy.sum() / span.sum()), ttft, tpot, D, gaps)
-    lat.ttft_rse = _rse(ttft, len(runs))
+    ttft, tpot, D, gaps = (np.concatenate(x) for x in zip(*(r[:4] for r in runs), strict=True))
+    n_time = sum(r[4] for r in runs) / sum(r[5] for r in runs)
+    lat = _finish(capacity, n_time, ttft, tpot, D, gaps)
+    lat.ttft_rse = mean_rse(ttft, BATCHES * len(runs), 2)
     if len(runs) > 1:
         lat.notes += (
             f"chunked model: {len(runs)} paths of {L} iterations (the mean TTFT's relative "
             f"standard error on one path was {first:.1%})",
         )
     return lat
-
-
-def _rse(ttft: np.ndarray, paths: int) -> float | None:
-    """Relative standard error of the mean of ``paths`` paths' TTFTs (each n, in path order)
-    by BATCHES batch means per path; None with fewer than 2 samples per batch."""
-    if ttft.size < 2 * BATCHES * paths:
-        return None
-    est = batch_means(ttft, BATCHES * paths)
-    return est.se / est.mean
 
 
 def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
@@ -449,5 +440,5 @@ def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
         if weights.sum() > 0
         else np.full(n, float(tab.T[1, 0]))
     )
-    busy = np.dot(path.N[burn:], path.g[burn:])
-    return ttft, tpot, D, gaps, np.array([busy]), np.array([path.g[burn:].sum()])
+    busy = float(np.dot(path.N[burn:], path.g[burn:]))
+    return ttft, tpot, D, gaps, busy, float(path.g[burn:].sum())

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from queueing import batch_means
+
 QUANTILES = (0.5, 0.9, 0.99)
 
 
@@ -46,6 +48,15 @@ class Percentiles:
             return getattr(self, stat)
         q = stat if stat < 1 else stat / 100
         return {0.5: self.p50, 0.9: self.p90, 0.99: self.p99}[round(q, 2)]
+
+
+def mean_rse(x: np.ndarray, batches: int, least: int) -> float | None:
+    """Relative standard error of the mean of a time-ordered series by ``batches`` batch
+    means (queueing.batch_means); None with fewer than ``least`` samples per batch."""
+    if x.size < least * batches:
+        return None
+    est = batch_means(x, batches)
+    return est.se / est.mean if est.mean > 0 else 0.0
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from queueing import batch_means
-
 from .engine import Engine
-from .report import Percentiles, ServingReport
+from .report import Percentiles, ServingReport, mean_rse
 from .sim_result import SimResult
 from .slo import SLO
 
 GROWTH_SHARE, GROWTH_MIN, TREND = 0.05, 20, 1.5
-BATCHES = 20
+BATCHES = 20  # batch means of the mean TTFT's standard error (at least 20 requests each)
 
 
 def window(res: SimResult, warmup: float) -> tuple[np.ndarray, float, float]:
@@ -146,17 +144,8 @@ def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, n
         rejected=dict(rejected or {}),
         notes=tuple(notes),
         tbt=pct(gaps, tokens) if gaps.size else pct([0.0]),
-        ttft_mean_rse=None if overloaded else _rse(res.ttft[idx]),
+        ttft_mean_rse=None if overloaded else mean_rse(res.ttft[idx], BATCHES, 20),
     )
-
-
-def _rse(ttft: np.ndarray) -> float | None:
-    """Relative standard error of the mean TTFT by 20 batch means in arrival order (None
-    with fewer than 20 per batch)."""
-    if ttft.size < 20 * BATCHES:
-        return None
-    est = batch_means(ttft, BATCHES)
-    return est.se / est.mean if est.mean > 0 else 0.0
 
 
 def _token_share(slo: SLO, gaps: np.ndarray, tokens: np.ndarray) -> float:
