@@ -18,7 +18,7 @@ from operator import mul
 
 import numpy as np
 
-from .calibration import Efficiencies
+from .calibration import MIN_EFFICIENCY, Efficiencies
 from .ops import build_ops, touched_fraction
 from .roofline import comm_roofline, peak
 from .shape import StepShape
@@ -54,6 +54,8 @@ class StepTimeModel:
         gates = [(op.flops + op.bytes_act) > 0 for op in ops]
         self.F = np.array([op.flops[:k] for op in ops]).T  # (9, ops), no constant term
         self.A = np.array([op.bytes_act[:k] for op in ops]).T
+        self.S = np.array([np.broadcast_to(op.seqs, (k + 2,))[:k] for op in ops]).T
+        self.KV = np.array([np.broadcast_to(op.kv_tokens, (k + 2,))[:k] for op in ops]).T
         wc, wl = zip(*(split(op.bytes_weight, g) for op, g in zip(ops, gates)))
         kc, kl = zip(*(split(op.bytes_kv, g) for op, g in zip(ops, gates)))
         self.W0, self.W = np.array(wc), np.array(wl).T
@@ -86,7 +88,7 @@ class StepTimeModel:
         roof = np.maximum(flops * self.inv_peak, nbytes / self.hardware.mem_bandwidth)
         if self.is_comm.any():
             roof[:, self.is_comm] = self._comm(nbytes[:, self.is_comm])
-        eff = self.const_eff if self.const_eff is not None else self._eff(flops, nbytes)
+        eff = self.const_eff if self.const_eff is not None else self._eff(flops, nbytes, X)
         active = (flops + nbytes) > 0
         return np.where(active, roof / eff + self.overhead, 0.0).sum(axis=1) * self.factor
 
@@ -127,14 +129,15 @@ class StepTimeModel:
 
         return time
 
-    def _eff(self, flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    def _eff(self, flops: np.ndarray, nbytes: np.ndarray, X: np.ndarray) -> np.ndarray:
         out = np.empty_like(flops)
         for i, op in enumerate(self.ops):
+            shape = op.shape(X @ self.S[:, i], X @ self.KV[:, i]) if op.heads else None
             e = self.calibration.efficiency(
-                op.kind, op.dtype, flops[:, i] / op.count, nbytes[:, i] / op.count
+                op.kind, op.dtype, flops[:, i] / op.count, nbytes[:, i] / op.count, op.name, shape
             )
-            out[:, i] = np.clip(np.nan_to_num(np.asarray(e, dtype=float), nan=1.0), 1e-3, None)
-        return out
+            out[:, i] = np.nan_to_num(np.asarray(e, dtype=float), nan=1.0)
+        return np.maximum(out, MIN_EFFICIENCY)
 
     def _comm(self, nbytes: np.ndarray) -> np.ndarray:
         comm_ops = [op for op in self.ops if op.kind == "comm"]

@@ -59,7 +59,11 @@ class Op:
     ``kind`` selects the roofline and calibration class: gemm, attn_prefill, attn_decode,
     memory or comm. ``count`` is kernel instances per step; ``resident`` the weight bytes this
     op keeps in the GPU's memory (for the memory model). Comm ops carry their message bytes in
-    ``bytes_act`` and their collective shape in ``collective``."""
+    ``bytes_act`` and their collective shape in ``collective``. Decode attention of GQA/MHA
+    models also carries its shape per kernel instance: ``seqs`` sequences reading
+    ``kv_tokens`` cached tokens in all, with ``heads`` = (query heads, KV heads, head_dim) per
+    GPU. A decode kernel's speed depends on batch and KV length, which flops and bytes alone do
+    not separate (1 sequence of 16k tokens and 16 of 1k move the same bytes)."""
 
     name: str
     kind: str
@@ -72,6 +76,20 @@ class Op:
     resident: float = 0.0
     collective: str = ""
     ranks: int = 1
+    seqs: np.ndarray | float = 0.0
+    kv_tokens: np.ndarray | float = 0.0
+    heads: tuple[int, int, int] | None = None
+
+    def shape(self, seqs=None, kv_tokens=None) -> dict | None:
+        """The attention shape a calibration keys on (arrays over points), or None:
+        batch, kv_len = kv_tokens / batch, heads, kv_heads, head_dim."""
+        if self.heads is None:
+            return None
+        seqs = np.asarray(self.seqs if seqs is None else seqs, dtype=float)
+        kv = np.asarray(self.kv_tokens if kv_tokens is None else kv_tokens, dtype=float)
+        kv_len = np.divide(kv, seqs, out=np.zeros(np.broadcast(kv, seqs).shape), where=seqs > 0)
+        h, h_kv, d = self.heads
+        return {"batch": seqs, "kv_len": kv_len, "heads": h, "kv_heads": h_kv, "head_dim": d}
 
 
 class OpBuilder:
@@ -177,7 +195,9 @@ class OpBuilder:
         kv_token = 2 * self.hk * hd * self.q.bytes_kv
         for kind, toks, pairs, cached in self._classes(s):
             act = toks * (2 * self.hq + 2 * self.hk) * hd * self.q.bytes_half
-            self._attn(kind, L, 4 * pairs * self.hq * hd, act, (cached + toks) * kv_token)
+            op = self._attn(kind, L, 4 * pairs * self.hq * hd, act, (cached + toks) * kv_token)
+            if kind == "attn_decode":
+                op.seqs, op.kv_tokens, op.heads = toks, cached + toks, (self.hq, self.hk, hd)
         self.linear("o_proj", s.tokens, self.hq * hd, d, L)
 
     def _mla(self, s: StepShape) -> None:
@@ -220,11 +240,11 @@ class OpBuilder:
         yield "attn_prefill", s.pre_tokens, s.pre_pairs, s.pre_cached
         yield "attn_decode", s.dec_tokens, s.dec_pairs, s.dec_cached
 
-    def _attn(self, kind, count, flops, act, kv) -> None:
+    def _attn(self, kind, count, flops, act, kv) -> Op:
         zero = np.zeros_like(np.asarray(flops, dtype=float))
-        self.ops.append(
-            Op("attn", kind, count, count * flops, zero, count * act, count * kv, self.q.half)
-        )
+        op = Op("attn", kind, count, count * flops, zero, count * act, count * kv, self.q.half)
+        self.ops.append(op)
+        return op
 
     def _mlps(self, s: StepShape) -> None:
         m, T = self.m, s.tokens

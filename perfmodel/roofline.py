@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import MIN_EFFICIENCY
 from .dtypes import supported
 from .errors import PerfModelError
 from .ops import Op
@@ -67,8 +68,10 @@ def time_ops(ops: list[Op], hardware, calibration) -> list[TimedOp]:
             t_memory = nbytes / bandwidth
             roof = np.maximum(t_compute, t_memory)
             compute_bound = t_compute >= t_memory
-        eff = calibration.efficiency(op.kind, op.dtype, op.flops / op.count, nbytes / op.count)
-        eff = np.clip(np.nan_to_num(np.asarray(eff, dtype=float), nan=1.0), 1e-3, None)
+        eff = calibration.efficiency(
+            op.kind, op.dtype, op.flops / op.count, nbytes / op.count, op=op.name, shape=op.shape()
+        )
+        eff = np.clip(np.nan_to_num(np.asarray(eff, dtype=float), nan=1.0), MIN_EFFICIENCY, None)
         active = (op.flops + nbytes) > 0
         time = np.where(active, roof / eff + op.count * overhead.get(op.kind, 0.0), 0.0)
         timed.append(TimedOp(op, time, compute_bound))

@@ -56,12 +56,19 @@ def profile_cmd(
         int, typer.Option("--threads", help="CPU threads; 0 = torch's default.")
     ] = 1,
     fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget", min=1, help="Seconds of timing at most; bf16 first, the rest noted."
+        ),
+    ] = None,
 ) -> None:
     """Run the microbenchmark suite and write a profile (CSV + provenance YAML)."""
     from perfmodel.profiling import run_suite
 
+    progress = fmt is SummaryFormat.table
     prof = run_suite(
-        quick=quick, device=device, threads=threads or None, progress=fmt is SummaryFormat.table
+        quick=quick, device=device, threads=threads or None, progress=progress, budget_s=budget
     )
     path = prof.save(out)
     summary = prof.summary() | {"path": str(path)}
@@ -89,11 +96,26 @@ def validate_cmd(
     max_prefill_tokens: Annotated[int, typer.Option(help="Skip prefills above this.")] = 1024,
     repeats: Annotated[int, typer.Option(help="Timed repeats per point (median).")] = 3,
     dtype: Annotated[str | None, typer.Option(help="Decoder dtype (CPU fp32, GPU bf16).")] = None,
+    measured: Annotated[
+        Path | None,
+        typer.Option(
+            help="A stored validation JSON (--format json output, or the validation-*.json "
+            "beside a shipped profile): predict its measured points again, no torch needed."
+        ),
+    ] = None,
 ) -> None:
     """Time the reference decoder and compare with ideal / default / calibrated predictions."""
     from perfmodel.profiling import run_validation
-    from perfmodel.profiling.validate import ValidationGrid
+    from perfmodel.profiling._torch import require_torch
+    from perfmodel.profiling.validate import ValidationGrid, revalidate
 
+    if measured:
+        prof = _load_for_validation(profile)
+        if prof.provenance.device_type == "cpu":
+            prof.register()
+        _show_validation(revalidate(measured, prof, config), fmt, html)
+        return
+    require_torch()  # the decoder is timed with torch: say so before looking for a profile
     grid = ValidationGrid(
         _ints(prefill_batches, "--prefill-batches"),
         _ints(prompts, "--prompts"),
@@ -104,6 +126,10 @@ def validate_cmd(
     prof = _load_for_validation(profile)
     progress = fmt is ValidateFormat.table
     result = run_validation(prof, config, grid, repeats=repeats, dtype=dtype, progress=progress)
+    _show_validation(result, fmt, html)
+
+
+def _show_validation(result, fmt: ValidateFormat, html: Path | None) -> None:
     if html:
         result.write_html(html)
     if fmt is ValidateFormat.json:

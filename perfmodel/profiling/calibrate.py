@@ -21,8 +21,17 @@ and a query (flops, bytes) gets:
   efficiency is Σ roofline / Σ time (the time-weighted mean), then `numpy.interp` between bin
   centres, constant beyond the first/last bin. The memory class pools the decoder's own ops
   (add_rmsnorm, silu_mul, rope, add) when present, else every memory op.
+- attn_decode, when perfmodel passes the op's shape (batch, KV length, head shape): over
+  (log10 batch, log10 KV length) of the same measured head shape, else over (log10 units,
+  log10 bytes per unit), units = batch × KV heads (`decode_curves`). In (intensity, bytes) one
+  sequence of 16k tokens and 16 of 1k coincide, yet a decode kernel without split-KV runs the
+  first 6x slower on an H200 (one thread block per sequence and KV head walks the whole KV).
+- memory ops that perfmodel names (norm, act, rope) use the 1-D curve of their own measured
+  kernel (add_rmsnorm, silu_mul, rope; ``OP_KERNELS``) when the profile has it: at one byte
+  count these differ by up to 10x (RoPE runs ~14 small kernels, a fused norm two), so a pooled
+  curve is wrong for each of them. Other ops, and profiles without the kernel, use the class.
 
-Efficiencies are clipped to [1e-3, 1.5] and are never NaN. A class/dtype the profile lacks
+Efficiencies are clipped to [1e-6, 1.5] and are never NaN. A class/dtype the profile lacks
 falls back along perfmodel's dtype chain (fp8 → bf16 → fp16 → fp32), then to perfmodel's
 documented DEFAULT efficiency.
 """
@@ -35,8 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-EFF_MIN, EFF_MAX = 1e-3, 1.5
+from perfmodel.calibration import MIN_EFFICIENCY
+
+EFF_MIN, EFF_MAX = MIN_EFFICIENCY, 1.5
 DECODER_MEMORY_OPS = ("add_rmsnorm", "silu_mul", "rope", "add")
+#: Curve key of decode attention over (units, bytes per unit); see `units_curve`.
+UNITS_KEY = "attn_decode@units"
+#: perfmodel operator name → the profiled kernel that implements it (own efficiency curve).
+OP_KERNELS = {"norm": "add_rmsnorm", "act": "silu_mul", "rope": "rope"}
 TWO_D_CLASSES = ("gemm", "attn_prefill", "attn_decode")
 BIN_DECADES = 0.25
 
@@ -94,12 +109,17 @@ def measured_efficiency(table: pd.DataFrame, roofline: Roofline) -> np.ndarray:
 
 
 def build_curves(table: pd.DataFrame, roofline: Roofline) -> dict[tuple[str, str], Curve]:
-    """One interpolating curve per (op_class, dtype) present in ``table``."""
+    """One interpolating curve per (op_class, dtype) present in ``table``, plus one per
+    (profiled kernel of ``OP_KERNELS``, dtype) keyed by the kernel's name."""
     data = table.assign(eff=measured_efficiency(table, roofline))
     data = data[np.isfinite(data["eff"]) & (data["eff"] > 0)]
     curves: dict[tuple[str, str], Curve] = {}
     for (op_class, dtype), rows in data.groupby(["op_class", "dtype"]):
         if op_class == "memory":
+            for kernel in set(OP_KERNELS.values()) & set(rows["op"]):
+                curves[(kernel, dtype)] = make_curve(op_class, rows[rows["op"] == kernel])
+        if op_class == "attn_decode":
+            curves.update(decode_curves(rows, dtype))
             decoder = rows[rows["op"].isin(DECODER_MEMORY_OPS)]
             rows = decoder if len(decoder) else rows
         curves[(op_class, dtype)] = make_curve(op_class, rows)
@@ -122,10 +142,64 @@ def plane_curve(flops: np.ndarray, nbytes: np.ndarray, eff: np.ndarray) -> Curve
     """Linear interpolation over (log10 flops/bytes, log10 bytes); outside the convex hull the
     interpolated value at the nearest boundary point; None when the points do not span a
     plane (fewer than 3 or collinear)."""
+    plane = plane_interpolator(plane_coords(flops, nbytes), eff)
+    if plane is None:
+        return None
+    return lambda f, b: plane(plane_coords(f, b))
+
+
+def decode_curves(rows: pd.DataFrame, dtype: str) -> dict[tuple[str, str], Callable]:
+    """Shape-keyed decode-attention curves of one dtype; each takes a perfmodel attention
+    shape (`perfmodel.ops.Op.shape`) and the bytes per kernel:
+
+    - per measured head shape (heads, kv_heads, head_dim): linear over (log10 batch, log10 KV
+      length), where the suite's grid is rectangular, held at the edge (key ``head_key``);
+    - across head shapes (``UNITS_KEY``): over (log10 units, log10 bytes per unit) with
+      units = batch × kv_heads, the thread blocks of a kernel without split-KV.
+
+    Both interpolate log10 efficiency: below the GPU's parallelism a decode kernel's time is
+    flat in batch (efficiency ∝ batch), which a power law between grid points keeps and a
+    linear blend does not (batch 2 between measured 1 and 4 would read 20% fast)."""
+    curves: dict[tuple[str, str], Callable] = {}
+    eff = rows["eff"].to_numpy(float)
+    units = (rows["batch"] * rows["kv_heads"]).to_numpy(float)
+    plane = plane_interpolator(units_coords(units, rows["bytes"].to_numpy(float)), eff, log=True)
+    if plane is not None:
+        curves[(UNITS_KEY, dtype)] = lambda shape, b, p=plane: p(
+            units_coords(shape["batch"] * shape["kv_heads"], b)
+        )
+    for heads, group in rows.groupby(["heads", "kv_heads", "head_dim"]):
+        coords = np.log10(group[["batch", "kv_len"]].to_numpy(float))
+        plane = plane_interpolator(coords, group["eff"].to_numpy(float), log=True)
+        if plane is not None:
+            curves[(head_key(*heads), dtype)] = lambda shape, b, p=plane: p(
+                np.log10(np.column_stack([shape["batch"], shape["kv_len"]]).clip(1.0))
+            )
+    return curves
+
+
+def head_key(heads: int, kv_heads: int, head_dim: int) -> str:
+    """Curve key of decode attention measured at one head shape."""
+    return f"attn_decode@{int(heads)},{int(kv_heads)},{int(head_dim)}"
+
+
+def units_coords(units: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """(log10 units, log10 bytes per unit) of each kernel, shape (n, 2)."""
+    units = np.maximum(np.asarray(units, dtype=float), 1.0)
+    return np.column_stack([np.log10(units), np.log10(np.maximum(nbytes, 1.0) / units)])
+
+
+def plane_interpolator(pts: np.ndarray, eff: np.ndarray, log: bool = False):
+    """Piecewise-linear eff (``log``: log10 eff) over 2-D points (Delaunay), held at the value
+    of the nearest point of the convex hull's boundary outside it; None for fewer than 3 or
+    collinear points."""
+    if log:
+        plane = plane_interpolator(pts, np.log10(eff))
+        return None if plane is None else (lambda q: 10.0 ** plane(q))
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
     from scipy.spatial import ConvexHull, QhullError
 
-    pts, eff = _mean_duplicates(plane_coords(flops, nbytes), eff)
+    pts, eff = _mean_duplicates(pts, eff)
     if len(pts) < 3 or np.linalg.matrix_rank(pts - pts.mean(axis=0), tol=1e-6) < 2:
         return None
     try:
@@ -136,8 +210,7 @@ def plane_curve(flops: np.ndarray, nbytes: np.ndarray, eff: np.ndarray) -> Curve
     nearest = NearestNDInterpolator(pts, eff)
     centre = pts.mean(axis=0)
 
-    def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
-        q = plane_coords(f, b)
+    def curve(q: np.ndarray) -> np.ndarray:
         value = linear(q)
         out = ~np.isfinite(value)
         if out.any():
@@ -173,14 +246,19 @@ def plane_coords(flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
 
 def binned_curve(x: np.ndarray, eff: np.ndarray, time_s: np.ndarray) -> Curve:
     """1-D curve over x (log10 bytes): bins of BIN_DECADES, time-weighted mean efficiency per
-    bin (Σ roofline / Σ time), linear between bin centres, held at the end bins."""
+    bin (Σ roofline / Σ time), linear between bin centres. Above the last bin the efficiency is
+    held (bandwidth-bound); below the first the *time* is held, eff = eff_0 · bytes / bytes_0:
+    a kernel smaller than any measured one still pays the launch and latency floor that the
+    smallest measured one paid (holding its efficiency would make a 1 kB kernel 64x faster than
+    a measured 64 kB one, where GPUs measure both at a few microseconds)."""
     bins = np.floor(x / BIN_DECADES).astype(int)
     frame = pd.DataFrame({"bin": bins, "x": x, "roof": eff * time_s, "time": time_s})
     agg = frame.groupby("bin").agg(x=("x", "mean"), roof=("roof", "sum"), time=("time", "sum"))
     xs, ys = agg["x"].to_numpy(), (agg["roof"] / agg["time"]).to_numpy()
 
     def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.interp(np.log10(np.maximum(b, 1.0)), xs, ys)
+        q = np.log10(np.maximum(b, 1.0))
+        return np.where(q < xs[0], ys[0] * 10.0 ** (q - xs[0]), np.interp(q, xs, ys))
 
     return curve
 

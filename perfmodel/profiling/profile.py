@@ -90,16 +90,40 @@ class Profile:
         """Name of the accelerator whose roofline the efficiencies are relative to."""
         return self.reference.name
 
-    def efficiency(self, op_class: str, dtype: str, flops, nbytes) -> np.ndarray:
-        """Measured efficiency interpolated at per-instance (flops, nbytes); see `calibrate`."""
+    def efficiency(self, op_class: str, dtype: str, flops, nbytes, op=None, shape=None):
+        """Measured efficiency interpolated at per-instance (flops, nbytes); see `calibrate`.
+        ``op`` (perfmodel's operator name) selects the op's own kernel curve where measured;
+        decode attention with a ``shape`` (`perfmodel.ops.Op.shape`) uses the shape curves."""
         flops = np.asarray(flops, dtype=float)
         nbytes = np.broadcast_to(np.asarray(nbytes, dtype=float), flops.shape)
-        curve = self._curve(op_class, dtype)
+        kernel = calibrate.OP_KERNELS.get(op or "")
+        curve = (kernel and self._curve(kernel, dtype)) or self._curve(op_class, dtype)
         if curve is None:
             from perfmodel import DEFAULT
 
             return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
-        return calibrate.clip(curve(flops.ravel(), nbytes.ravel()).reshape(flops.shape))
+        eff = curve(flops.ravel(), nbytes.ravel())
+        if op_class == "attn_decode" and shape is not None:
+            eff = self._decode_by_shape(dtype, shape, nbytes.ravel(), eff)
+        return calibrate.clip(eff.reshape(flops.shape))
+
+    def _decode_by_shape(self, dtype: str, shape: dict, nbytes, eff) -> np.ndarray:
+        """Decode efficiency at points with a batch from the curve of the same head shape,
+        else the curve across head shapes; ``eff`` where neither exists."""
+        key = calibrate.head_key(shape["heads"], shape["kv_heads"], shape["head_dim"])
+        curve = self._curve(key, dtype) or self._curve(calibrate.UNITS_KEY, dtype)
+        batch = np.broadcast_to(np.asarray(shape["batch"], dtype=float), nbytes.shape)
+        keyed = batch > 0
+        if curve is None or not keyed.any():
+            return eff
+        points = {
+            **shape,
+            "batch": batch[keyed],
+            "kv_len": np.broadcast_to(shape["kv_len"], nbytes.shape)[keyed],
+        }
+        eff = eff.copy()
+        eff[keyed] = curve(points, nbytes[keyed])
+        return eff
 
     def _curve(self, op_class: str, dtype: str):
         key = dtype

@@ -143,9 +143,19 @@ def catalog_name_for(device: str) -> str:
 
 
 def _nvidia_driver() -> str | None:
+    """The kernel module's version from /proc, else NVML's (some VMs have no /proc entry)."""
     text = _read("/proc/driver/nvidia/version")
     match = re.search(r"Kernel Module\s+([\d.]+)", text)
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    try:
+        import pynvml  # optional, ships with nvidia-ml-py
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:
+        return None
 
 
 def _nvidia_clocks() -> dict[str, float]:

@@ -57,7 +57,7 @@ class ReferenceDecoder:
     def __init__(self, dims: DecoderDims, dtype: str = "fp32", device: Any = "cpu", seed: int = 0):
         torch = require_torch()
         self.dims, self.dtype, self.device = dims, torch_dtype(dtype), torch.device(device)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
+        gen = torch.Generator(device=self.device).manual_seed(seed)  # weights drawn in place
         d, hd = dims.hidden, dims.head_dim
         qkv = (dims.heads + 2 * dims.kv_heads) * hd
         self.embed = self._param(gen, dims.vocab, d)
@@ -78,7 +78,8 @@ class ReferenceDecoder:
     def _param(self, gen: Any, rows: int, cols: int) -> Any:
         """Weights ~ U(−1/√cols, 1/√cols), like torch.nn.Linear's init."""
         torch = require_torch()
-        w = torch.empty(rows, cols, dtype=torch.float32).uniform_(-1, 1, generator=gen)
+        w = torch.empty(rows, cols, device=self.device, dtype=torch.float32)
+        w.uniform_(-1, 1, generator=gen)
         return (w * cols**-0.5).to(device=self.device, dtype=self.dtype)
 
     def _ones(self, n: int) -> Any:

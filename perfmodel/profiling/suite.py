@@ -8,6 +8,9 @@ runs well (fp8 on Hopper), wider attention grids, collectives when > 1 GPU is vi
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,7 @@ from perfmodel.profiling import attention, gemm, memory, shapes
 from perfmodel.profiling._torch import fp8_supported, require_torch, resolve_device
 from perfmodel.profiling.cases import Case, dedupe
 from perfmodel.profiling.collectives import run_collectives, skip_note
+from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.ops import fill_counts
 from perfmodel.profiling.profile import Profile
 from perfmodel.profiling.provenance import collect
@@ -89,7 +93,9 @@ def _cpu_plan(quick: bool) -> SuitePlan:
 
 def _cuda_plan(quick: bool, fp8: bool) -> SuitePlan:
     dtypes = ["bf16", "fp16", "fp32"] + (["fp8"] if fp8 else [])
-    fast = TimingPolicy(warmup=3, min_repeats=5, max_repeats=100, target_s=0.03)
+    # samples are graph replays of >= 1 ms (timing.GRAPH_SPAN_S): 5-10 of them give a stable
+    # median, and ~15 ms per case keeps the full plan's bf16 and fp8 cases within ~3 minutes
+    fast = TimingPolicy(warmup=2, min_repeats=5, max_repeats=50, target_s=0.01)
     return SuitePlan(
         quick=quick,
         dtypes=dtypes,
@@ -111,11 +117,22 @@ def _cuda_plan(quick: bool, fp8: bool) -> SuitePlan:
         else [128, 512, 1024, 2048, 4096, 8192, 16384, 32768, 131072],
         decode_batch=[1, 16, 128] if quick else [1, 4, 16, 64, 256],
         max_kv_bytes=8e9,
-        memory_sizes=[2**i for i in range(16, 31, 2 if quick else 1)],
+        memory_sizes=[2**i for i in range(10, 31, 2 if quick else 1)],
         comm_sizes=[2**i for i in range(10, 29, 3 if quick else 1)],
         policy=fast,
         notes=[],
     )
+
+
+#: Order of measurement (a time budget cuts the last cases): serving runs bf16, then fp8
+#: (quantized serving), then the rest; within a dtype the few memory cases first (the derived
+#: bandwidth needs copy/triad), then attention, then GEMMs. Memory ops have no fp8 case.
+DTYPE_PRIORITY = {"bf16": 0, "fp8": 1, "fp16": 2, "fp32": 3}
+OP_PRIORITY = {"attn_prefill": 1, "attn_decode": 1, "gemm": 2}
+
+
+def _priority(case: Case) -> tuple[int, int]:
+    return DTYPE_PRIORITY.get(case.dtype, len(DTYPE_PRIORITY)), OP_PRIORITY.get(case.op, 0)
 
 
 def plan_cases(plan: SuitePlan, cold_bytes: float = 0.0) -> tuple[list[Case], list[str]]:
@@ -135,7 +152,8 @@ def plan_cases(plan: SuitePlan, cold_bytes: float = 0.0) -> tuple[list[Case], li
     cases += attention.decode_cases(
         plan.decode_kv, plan.decode_batch, heads, plan.attn_dtypes, plan.max_kv_bytes, cold_bytes
     )
-    cases += memory.memory_cases(plan.memory_sizes, plan.dtypes)
+    cases += memory.memory_cases(plan.memory_sizes, [d for d in plan.dtypes if d != "fp8"])
+    cases.sort(key=_priority)
     notes = (
         [*plan.notes, f"{skipped} GEMM cases over the size caps skipped"]
         if skipped
@@ -150,8 +168,14 @@ def run_suite(
     threads: int | None = None,
     plan: SuitePlan | None = None,
     progress: bool = True,
+    budget_s: float | None = None,
 ) -> Profile:
-    """Run the suite on ``device`` (auto: CUDA if present, else CPU) and return the Profile."""
+    """Run the suite on ``device`` (auto: CUDA if present, else CPU) and return the Profile.
+
+    ``budget_s`` bounds the timing loop: cases left when it runs out are skipped (bf16 is
+    measured first) and counted in the provenance notes, so a short lease still yields a
+    profile. A case that raises (out of memory, an unsupported kernel) is skipped and named in
+    the notes; the rest of the suite goes on."""
     torch = require_torch()
     dev = resolve_device(device)
     if threads:
@@ -160,19 +184,31 @@ def run_suite(
     prov = collect(dev, timing_method(dev), quick=plan.quick)
     cold = 4.0 * (_cache_bytes(torch, dev) or prov.last_level_cache_bytes or 32 * 2**20)
     cases, notes = plan_cases(plan, cold)
-    rows = _time_cases(cases, dev, plan.policy, progress)
+    deadline = time.monotonic() + budget_s if budget_s else None
+    rows = _time_cases(cases, dev, plan.policy, progress, deadline, notes)
     rows += _collectives(dev, plan, notes)
+    if not rows:
+        raise ProfileError(f"no case was timed ({'; '.join(notes[-2:])}): raise the time budget")
     table = fill_counts(pd.DataFrame(rows).assign(device=prov.device))
     prov = prov.model_copy(update={"notes": notes})
     return Profile(table, prov)
 
 
-def _time_cases(cases: list[Case], device: Any, policy: TimingPolicy, progress: bool) -> list[dict]:
+def _time_cases(
+    cases: list[Case],
+    device: Any,
+    policy: TimingPolicy,
+    progress: bool,
+    deadline: float | None = None,
+    notes: list[str] | None = None,
+) -> list[dict]:
+    """One row per timed case; failures and cases past ``deadline`` are noted, not timed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from perfmodel.profiling.timing import time_kernel
 
-    rows = []
+    rows: list[dict] = []
+    failed: Counter[str] = Counter()
     columns = (
         TextColumn("{task.description:<24}"),
         BarColumn(),
@@ -181,11 +217,20 @@ def _time_cases(cases: list[Case], device: Any, policy: TimingPolicy, progress: 
     )
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("profiling", total=len(cases))
-        for case in cases:
+        for done, case in enumerate(cases):
+            if deadline is not None and time.monotonic() > deadline:
+                _note_untimed(cases[done:], notes)
+                break
             bar.update(task, description=f"{case.op} {case.dtype}")
-            kernel = case.build(device)
-            timing = time_kernel(kernel, device, policy)
-            del kernel
+            try:
+                kernel = case.build(device)
+                timing = time_kernel(kernel, device, policy)
+            except Exception as exc:  # one bad case must not lose a whole device run
+                failed[f"{case.op} {case.dtype}: {type(exc).__name__}: {str(exc)[:60]}"] += 1
+                _release(device)
+                continue
+            finally:
+                kernel = None
             rows.append(
                 {
                     "op": case.op,
@@ -196,7 +241,27 @@ def _time_cases(cases: list[Case], device: Any, policy: TimingPolicy, progress: 
                 }
             )
             bar.advance(task)
+    if notes is not None:
+        notes += [f"{n} case(s) failed and were skipped: {what}" for what, n in failed.items()]
     return rows
+
+
+def _note_untimed(cases: list[Case], notes: list[str] | None) -> None:
+    """Count the cases a time budget left untimed, by op and dtype, into ``notes``."""
+    if notes is None:
+        return
+    counts = Counter(f"{c.op} {c.dtype}" for c in cases)
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    notes.append(f"time budget reached: {len(cases)} case(s) not timed ({listed})")
+
+
+def _release(device: Any) -> None:
+    """Free cached device memory after a failed case (an out-of-memory error, say)."""
+    if getattr(device, "type", "") == "cuda":
+        torch = require_torch()
+        with contextlib.suppress(RuntimeError):
+            torch.cuda.synchronize(device)
+            torch.cuda.empty_cache()
 
 
 def _collectives(device: Any, plan: SuitePlan, notes: list[str]) -> list[dict]:

@@ -6,8 +6,12 @@ is also read: a sample whose wall time exceeds ``PREEMPTED`` × its CPU time was
 a neighbouring process, and the thread's CPU time (what the call took while it held the core)
 replaces it. So the median on a shared machine reflects the kernel, not the neighbours. With
 several threads no such correction is possible: profile on an idle machine.
-CUDA: a pair of CUDA events around each call, then `torch.cuda.synchronize()`; the event
-interval excludes the host launch latency between calls.
+CUDA: the call is captured in a CUDA graph (c calls in a row, c = clamp(⌈span / t_warm⌉, 1,
+``MAX_GRAPH_CALLS``) with t_warm the eager warm-up time), and each timed sample is one replay
+between a pair of CUDA events divided by c. Serving engines replay their decode steps as CUDA
+graphs, so the time is the kernels' own, without the host launch gaps that an eager call of a
+few-microsecond kernel would add (an eager call's events also span its launch latency). A
+call that cannot be captured falls back to events around each eager call.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ PREEMPTED = 1.25
 #: Sub-100 µs samples are too short for the CPU-time check (thread_time resolution).
 MIN_CHECKED_S = 1e-4
 
+#: Most calls of one kernel captured in a graph, and the replay length aimed at (seconds).
+MAX_GRAPH_CALLS = 64
+GRAPH_SPAN_S = 1e-3
+
 QUICK_POLICY = TimingPolicy(warmup=1, min_repeats=3, max_repeats=15, target_s=0.05)
 FULL_POLICY = TimingPolicy(warmup=3, min_repeats=5, max_repeats=100, target_s=0.3)
 
@@ -64,7 +72,11 @@ class Timing:
 def timing_method(device: Any) -> str:
     """Human-readable description of how `time_kernel` times on ``device``."""
     if getattr(device, "type", str(device)) == "cuda":
-        return "median of repeats; CUDA events + torch.cuda.synchronize()"
+        return (
+            f"median of repeats; CUDA graph of c = clamp(ceil({GRAPH_SPAN_S * 1e3:g} ms / eager "
+            f"time), 1, {MAX_GRAPH_CALLS}) calls replayed between CUDA events, / c "
+            "(eager CUDA events where capture fails)"
+        )
     guard = f"; 1 thread: a sample with wall > {PREEMPTED} x thread CPU time uses the CPU time"
     return "median of repeats; time.perf_counter wall time" + guard
 
@@ -76,7 +88,41 @@ def time_kernel(fn: Callable[[], Any], device: Any, policy: TimingPolicy = QUICK
     t_warm = 0.0
     for _ in range(max(1, policy.warmup)):
         t_warm = timer(fn, device)
-    samples = [timer(fn, device) for _ in range(policy.repeats_for(t_warm))]
+    graph = _capture(fn, device, graph_calls(t_warm)) if is_cuda else None
+    if graph is not None:
+        replay, calls = graph
+        t_replay = _cuda_timer(replay, device)
+        samples = [_cuda_timer(replay, device) / calls for _ in range(policy.repeats_for(t_replay))]
+    else:
+        samples = [timer(fn, device) for _ in range(policy.repeats_for(t_warm))]
+    return _timing(samples)
+
+
+def graph_calls(t_warm: float) -> int:
+    """Calls of a kernel per captured graph: c = clamp(ceil(GRAPH_SPAN_S / t_warm), 1, max)."""
+    if t_warm <= 0:
+        return MAX_GRAPH_CALLS
+    return max(1, min(MAX_GRAPH_CALLS, math.ceil(GRAPH_SPAN_S / t_warm)))
+
+
+Replay = tuple[Callable[[], Any], int]
+
+
+def _capture(fn: Callable[[], Any], device: Any, calls: int) -> Replay | None:
+    """(replay, calls) of a CUDA graph holding ``calls`` calls of ``fn``; None if not capturable."""
+    torch = require_torch()
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.device(device), torch.cuda.graph(graph):
+            for _ in range(calls):
+                fn()
+    except RuntimeError:
+        torch.cuda.synchronize(device)
+        return None
+    return graph.replay, calls
+
+
+def _timing(samples: list[float]) -> Timing:
     return Timing(
         median_s=statistics.median(samples),
         min_s=min(samples),

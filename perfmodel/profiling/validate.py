@@ -11,12 +11,14 @@ peaks), so "ideal" is the pure roofline of the measured machine; for a GPU its c
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.profile import Profile
 from perfmodel.profiling.shapes import validation_configs
 
@@ -56,6 +58,7 @@ class ValidationResult:
     profile: str
     threads: int
     points: pd.DataFrame = field(repr=False)
+    dtype: str = "fp32"
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Median / mean absolute % error and the worst point, per prediction model."""
@@ -81,6 +84,7 @@ class ValidationResult:
             "hardware": self.hardware,
             "profile": self.profile,
             "threads": self.threads,
+            "dtype": self.dtype,
             "summary": self.summary(),
             "points": self.points.to_dict(orient="records"),
         }
@@ -165,19 +169,82 @@ def run_validation(
     points = (grid or ValidationGrid()).points(kv_token)
     device = "cuda" if on_gpu else "cpu"
     measured = measure_points(spec, points, dtype, repeats, progress, device)
-    rows = [
-        {"phase": ph, "batch": b, "context": c, "measured_ms": t * 1e3,
-         **predict(spec, accelerator, ph, b, c, quant, profile)}
-        for (ph, b, c), t in zip(points, measured, strict=True)
-    ]  # fmt: skip
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(
+        [{"phase": ph, "batch": b, "context": c, "measured_ms": t * 1e3}
+         for (ph, b, c), t in zip(points, measured, strict=True)]
+    )  # fmt: skip
+    frame = compare(spec, accelerator, profile, frame, dtype)
+    threads = torch.get_num_threads()
+    return ValidationResult(spec.name, accelerator.name, profile.name, threads, frame, dtype)
+
+
+def compare(spec, accelerator, profile, measured: pd.DataFrame, dtype: str) -> pd.DataFrame:
+    """Measured points (phase, batch, context, measured_ms) with each model's prediction and
+    its error % = 100 · (predicted − measured) / measured."""
+    from perfmodel import Quant
+
+    quant = Quant(dtype, dtype, dtype)
+    frame = measured[["phase", "batch", "context", "measured_ms"]].reset_index(drop=True)
+    predicted = [
+        predict(spec, accelerator, ph, int(b), int(c), quant, profile)
+        for ph, b, c in zip(frame.phase, frame.batch, frame.context, strict=True)
+    ]
+    frame = pd.concat([frame, pd.DataFrame(predicted)], axis=1)
     for name in MODELS:
         frame[f"err_{name}_pct"] = (
             100 * (frame[f"{name}_ms"] - frame.measured_ms) / frame.measured_ms
         )
-    return ValidationResult(
-        spec.name, accelerator.name, profile.name, torch.get_num_threads(), frame
-    )
+    return frame
+
+
+def revalidate(path: str | Path, profile: Profile, config: str | Path | None = None):
+    """A stored validation (the JSON that `ValidationResult.to_dict` writes) predicted again
+    with ``profile`` and today's perfmodel: the measured decoder times are data, so a change
+    of the model is checked against a GPU run without the GPU. ``config``: the decoder's HF
+    config (default: the bundled model of the stored name, else the shipped validation one)."""
+    from perfmodel import ModelSpec, get_model
+
+    stored = _read_stored(Path(path))
+    name = stored["model"]
+    spec = ModelSpec.from_hf_config(config) if config else _spec_named(name, get_model)
+    dtype = stored.get("dtype") or ("bf16" if profile.provenance.device_type == "cuda" else "fp32")
+    frame = compare(spec, profile.reference, profile, pd.DataFrame(stored["points"]), dtype)
+    threads = int(stored.get("threads", 0))
+    return ValidationResult(name, profile.reference.name, profile.name, threads, frame, dtype)
+
+
+def _read_stored(path: Path) -> dict[str, Any]:
+    """A stored validation's JSON, checked for the fields `revalidate` needs."""
+    try:
+        stored = json.loads(path.read_text())
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the stored validation ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    points = stored.get("points") if isinstance(stored, dict) else None
+    needed = {"phase", "batch", "context", "measured_ms"}
+    if not isinstance(points, list) or not points or not isinstance(stored.get("model"), str):
+        raise ProfileError(
+            f"{path}: expected the JSON of `capplan validate --format json` "
+            "(a 'model' name and a non-empty 'points' list)"
+        )
+    for i, point in enumerate(points):
+        missing = needed - set(point) if isinstance(point, dict) else needed
+        if missing:
+            raise ProfileError(f"{path}: points[{i}] lacks {', '.join(sorted(missing))}")
+        if not (isinstance(point["measured_ms"], int | float) and point["measured_ms"] > 0):
+            raise ProfileError(f"{path}: points[{i}].measured_ms must be a time > 0 (ms)")
+    return stored
+
+
+def _spec_named(name: str, get_model):
+    from perfmodel import ModelSpec
+
+    for path in validation_configs():
+        spec = ModelSpec.from_hf_config(path)
+        if spec.name == name:
+            return spec
+    return get_model(name)
 
 
 def predict(

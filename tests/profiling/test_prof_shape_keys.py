@@ -1,0 +1,153 @@
+"""Calibration keyed on what sets a kernel's speed: the memory op's own kernel, the decode
+attention's batch and KV length, and a latency floor below the smallest measured size.
+
+Synthetic profiles with hand-chosen times against the reference roofline (conftest PEAK, BW):
+every expected value below is computed by hand from those times."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perfmodel.profiling.ops import fill_counts
+from perfmodel.profiling.profile import Profile
+
+BW = 1e10  # the reference roofline's bandwidth (conftest `reference`), bytes/s
+
+DECODE_MS = {  # (batch, kv_len) -> ms for head shape (8, 2, 64): flat in batch up to 4
+    (1, 1024): 20.0,
+    (4, 1024): 20.0,
+    (16, 1024): 50.0,
+    (1, 4096): 60.0,
+    (4, 4096): 60.0,
+    (16, 4096): 180.0,
+}
+
+
+@pytest.fixture()
+def build(reference, make_provenance):
+    """Profile of rows with the given times, against the reference roofline (PEAK, BW)."""
+    assert reference.mem_bandwidth == BW
+
+    def profile(rows: list[dict], times: list[float]) -> Profile:
+        table = fill_counts(pd.DataFrame(rows).assign(device="Test CPU", repeats=3))
+        table["time_s"] = times
+        return Profile(table, make_provenance(), reference=reference)
+
+    return profile
+
+
+def _memory_profile(build) -> Profile:
+    """add_rmsnorm at 50% of bandwidth, rope at 5%, at 2^16 … 2^20 elements (fp32)."""
+    rows, times = [], []
+    for numel in (2**16, 2**18, 2**20):
+        for op, eff in (("add_rmsnorm", 0.5), ("rope", 0.05)):
+            row = {"op": op, "dtype": "fp32", "numel": numel}
+            row |= {"n": 1024} if op == "add_rmsnorm" else {}
+            nbytes = fill_counts(pd.DataFrame([row]))["bytes"].iloc[0]
+            rows.append(row)
+            times.append(nbytes / BW / eff)
+    return build(rows, times)
+
+
+def _decode_profile(build) -> Profile:
+    rows = [
+        {"op": "attn_decode", "dtype": "fp32", "batch": b, "heads": 8, "kv_heads": 2,
+         "head_dim": 64, "q_len": 1, "kv_len": kv}
+        for b, kv in DECODE_MS
+    ]  # fmt: skip
+    rows.append({"op": "copy", "dtype": "fp32", "numel": 2**20})
+    rows.append({"op": "gemm", "dtype": "fp32", "m": 64, "n": 64, "k": 64})
+    return build(rows, [t * 1e-3 for t in DECODE_MS.values()] + [1e-3, 1e-3])
+
+
+def _decode_time(profile: Profile, batch: float, kv_len: float, heads=(8, 2, 64)) -> float:
+    """Time (s) the profile gives one decode kernel of this shape (fp32, GQA bytes)."""
+    h, h_kv, d = heads
+    nbytes = batch * ((2 * h + 2 * h_kv) * d + 2 * kv_len * h_kv * d) * 4.0
+    flops = 4.0 * batch * h * d * kv_len
+    shape = {"batch": np.array([batch]), "kv_len": np.array([kv_len]), "heads": h,
+             "kv_heads": h_kv, "head_dim": d}  # fmt: skip
+    eff = profile.efficiency("attn_decode", "fp32", np.array([flops]), np.array([nbytes]),
+                             op="attn", shape=shape)[0]  # fmt: skip
+    roof = max(flops / profile.reference.peak_flops("fp32"), nbytes / BW)
+    return roof / eff
+
+
+def test_each_memory_op_uses_its_own_kernels_efficiency_and_unnamed_ops_the_pool(build):
+    """add_rmsnorm (2^18 elements, rows of 1024) and rope (524 800 elements) both move
+    16·2^18 + 4·1024 = 8·524 800 bytes; measured at 50% and 5% of bandwidth. An op without a
+    kernel of its own gets the pool's time-weighted mean, 2r / (r/0.5 + r/0.05) = 1/11."""
+    nbytes = 16 * 2**18 + 4 * 1024
+    rows = [{"op": "add_rmsnorm", "dtype": "fp32", "numel": 2**18, "n": 1024},
+            {"op": "rope", "dtype": "fp32", "numel": 524_800}]  # fmt: skip
+    profile = build(rows, [nbytes / BW / 0.5, nbytes / BW / 0.05])
+    eff = {op: profile.efficiency("memory", "fp32", np.zeros(1), np.array([nbytes]), op=op)[0]
+           for op in ("norm", "rope", "embed")}  # fmt: skip
+    assert eff["norm"] == pytest.approx(0.5, rel=1e-9)
+    assert eff["rope"] == pytest.approx(0.05, rel=1e-9)
+    assert eff["embed"] == pytest.approx(1 / 11, rel=1e-9)
+
+
+def test_below_the_smallest_measured_size_a_kernel_keeps_the_smallest_time(build):
+    """Held time, not held efficiency: 1/16 of the bytes takes as long as the smallest."""
+    profile = _memory_profile(build)
+    smallest = 4.0 * 2**16 * 4 + 1024 * 4  # add_rmsnorm bytes at 2^16 elements
+    eff = profile.efficiency("memory", "fp32", np.zeros(2), np.array([smallest, smallest / 16]),
+                             op="norm")  # fmt: skip
+    assert eff[1] == pytest.approx(eff[0] / 16, rel=1e-6)
+
+
+def test_decode_attention_reproduces_measured_times_at_its_grid_points(build):
+    profile = _decode_profile(build)
+    for (batch, kv), t_ms in DECODE_MS.items():
+        assert _decode_time(profile, batch, kv) == pytest.approx(t_ms * 1e-3, rel=1e-6)
+
+
+def test_decode_attention_time_stays_flat_between_batches_that_measured_flat(build):
+    """Batch 2 between measured batches 1 and 4 (both 20 ms): 20 ms. A linear blend of the
+    efficiencies (1x and 4x) would give 2·r/(2.5·e1) = 16 ms."""
+    profile = _decode_profile(build)
+    assert _decode_time(profile, 2, 1024) == pytest.approx(20e-3, rel=1e-6)
+    assert _decode_time(profile, 2, 2048) == pytest.approx(np.sqrt(20e-3 * 60e-3), rel=0.02)
+
+
+def test_decode_attention_is_told_apart_by_batch_and_kv_length_at_equal_bytes(build):
+    """16 sequences of 1024 tokens and 4 of 4096 move the same KV bytes; their measured times
+    (50 and 60 ms) differ, and so do the predictions."""
+    profile = _decode_profile(build)
+    assert _decode_time(profile, 16, 1024) == pytest.approx(50e-3, rel=1e-6)
+    assert _decode_time(profile, 4, 4096) == pytest.approx(60e-3, rel=1e-6)
+
+
+def test_an_unmeasured_head_shape_uses_the_curve_over_thread_blocks(build):
+    """(16, 4, 32) at batch 2 has units 2·4 = 8 and the bytes per unit of (8, 2, 64) at
+    batch 4, kv 1024 (units 8): the same efficiency, so the same time per byte."""
+    profile = _decode_profile(build)
+    measured = _decode_time(profile, 4, 1024)
+    other = _decode_time(profile, 2, 2048, heads=(16, 4, 32))
+    h, h_kv, d = 16, 4, 32
+    ratio = (2 * ((2 * h + 2 * h_kv) * d + 2 * 2048 * h_kv * d)) / (
+        4 * ((2 * 8 + 2 * 2) * 64 + 2 * 1024 * 2 * 64)
+    )
+    assert other == pytest.approx(measured * ratio, rel=0.01)
+
+
+def test_compiled_step_model_passes_the_decode_shape_like_estimate_step():
+    """StepTimeModel (the serving model's fast path) keys decode attention as estimate_step."""
+    import warnings
+
+    from perfmodel import estimate_step, get_model
+    from perfmodel.compiled import StepTimeModel
+    from perfmodel.profiling import load_profile
+
+    profile = load_profile("h200-sxm")
+    model = get_model("llama-3.1-8b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = StepTimeModel(model, "H200-SXM", quant="bf16", calibration=profile)
+        for batch, ctx in ((1, 32768), (2, 32768), (64, 2048)):
+            step = estimate_step(model, "H200-SXM", [(1, ctx)] * batch, quant="bf16",
+                                 calibration=profile)  # fmt: skip
+            assert fast.decode(batch, ctx)[0] == pytest.approx(step.time_s, rel=1e-9)
