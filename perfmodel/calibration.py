@@ -51,6 +51,7 @@ class Efficiencies:
     by_class: dict[str, float]
     kernel_overhead_s: dict[str, float] = field(default_factory=dict)
     device: str | None = None
+    description: str = ""
 
     def efficiency(self, op_class: str, dtype: str, flops, nbytes, op=None, shape=None):
         return np.full(np.shape(flops), self.by_class[op_class], dtype=float)
@@ -64,7 +65,9 @@ class Efficiencies:
 
 
 #: The pure roofline at datasheet peaks.
-IDEAL = Efficiencies("ideal", dict.fromkeys(OP_CLASSES, 1.0))
+IDEAL = Efficiencies(
+    "ideal", dict.fromkeys(OP_CLASSES, 1.0), description="ideal: datasheet peaks, pure roofline"
+)
 
 #: Documented defaults for GPUs without a measured profile (sources in docs/calibration.md):
 #: - gemm 0.75: cuBLAS reaches 70-80% of the dense tensor-core peak on large bf16 GEMMs and
@@ -83,20 +86,18 @@ DEFAULT = Efficiencies(
     "default",
     {"gemm": 0.75, "attn_prefill": 0.60, "attn_decode": 0.70, "memory": 0.75, "comm": 0.80},
     {"gemm": 2e-6, "attn_prefill": 2e-6, "attn_decode": 2e-6, "memory": 2e-6, "comm": 0.0},
+    description="datasheet constants: datasheet peaks x documented efficiencies per op class",
 )
 
 NAMED = {"ideal": IDEAL, "default": DEFAULT}
 
 
 def resolve(calibration) -> Calibration:
-    """'ideal' / 'default' / a Calibration object (e.g. a measured profile)."""
+    """'ideal' / 'default' / a shipped profile's name or a profile directory (see
+    perfmodel.profiling) / a Calibration object (e.g. a loaded profile)."""
     if isinstance(calibration, str):
-        from .errors import unknown
-
         key = calibration.strip().lower()
-        if key not in NAMED:
-            raise unknown("calibration", calibration, list(NAMED))
-        return NAMED[key]
+        return NAMED[key] if key in NAMED else _profile_named(calibration)
     if not isinstance(calibration, Calibration):
         from .errors import PerfModelError
 
@@ -105,3 +106,20 @@ def resolve(calibration) -> Calibration:
             f"(an object with .efficiency()), got {type(calibration).__name__}"
         )
     return calibration
+
+
+def _profile_named(name: str) -> Calibration:
+    """The measured profile called ``name`` (shipped) or stored in the directory ``name``."""
+    from pathlib import Path
+
+    from .errors import unknown
+    from .profiling import PROFILES_DIR, list_profiles, load_profile
+
+    if (Path(name) / "profile.csv").is_file() or (PROFILES_DIR / name / "profile.csv").is_file():
+        return load_profile(name)
+    raise unknown("calibration", name, [*NAMED, *list_profiles()])
+
+
+def describe(calibration: Calibration) -> str:
+    """Which data a prediction used: measured profile (source, version), or the constants."""
+    return getattr(calibration, "description", "") or calibration.name

@@ -103,6 +103,7 @@ class StepEstimate:
     parallelism: Parallelism
     quant: Quant
     calibration: str
+    calibration_source: str
     tokens: float
     time_s: float
     flops: float
@@ -133,6 +134,7 @@ class StepEstimate:
                 "model",
                 "hardware",
                 "calibration",
+                "calibration_source",
                 "tokens",
                 "time_s",
                 "flops",
@@ -203,6 +205,7 @@ def estimate_step(
         parallelism=setup.par,
         quant=setup.quant,
         calibration=setup.calibration.name,
+        calibration_source=calib.describe(setup.calibration),
         tokens=float(shape.tokens[0]),
         time_s=float(ops.time_s.sum()),
         flops=float(ops.flops.sum()),

@@ -108,7 +108,9 @@ def estimate(
     weights: Annotated[str | None, typer.Option(help="Weight dtype (default: checkpoint).")] = None,
     activations: Annotated[str | None, typer.Option(help="Activation dtype.")] = None,
     kv: Annotated[str | None, typer.Option(help="KV-cache dtype.")] = None,
-    calibration: Annotated[str, typer.Option(help="ideal | default.")] = "default",
+    calibration: Annotated[
+        str, typer.Option(help="ideal | default | a measured profile (shipped name or dir).")
+    ] = "default",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Time, FLOPs, bytes, bound and memory of one engine step, per operator."""
@@ -170,7 +172,7 @@ def table_title(est, phase: Phase) -> str:
     return (
         f"[bold]{est.model}[/] on [bold]{est.hardware}[/], {phase.value}, tp={p.tp} pp={p.pp} "
         f"ep={p.ep}, W/A/KV={est.quant.weights}/{est.quant.activations}/{est.quant.kv}, "
-        f"calibration={est.calibration}"
+        f"calibration={est.calibration}\n{est.calibration_source}"
     )
 
 

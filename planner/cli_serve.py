@@ -90,7 +90,9 @@ def register(app: typer.Typer, guarded) -> None:
         decode_replicas: Annotated[int, Opt(help="Disaggregated: decode replicas.")] = 1,
         tp: Annotated[int, Opt(help="Tensor parallel size.")] = 1,
         pp: Annotated[int, Opt(help="Pipeline parallel size.")] = 1,
-        calibration: Annotated[str, Opt(help="ideal | default.")] = "default",
+        calibration: Annotated[
+            str, Opt(help="ideal | default | a measured profile (shipped name or dir).")
+        ] = "default",
         simulate: Annotated[bool, Opt(help="Also run the iteration-level simulator.")] = False,
         requests: Annotated[int, Opt(help="Simulated requests.")] = 20000,
         sweep: Annotated[

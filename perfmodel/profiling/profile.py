@@ -86,6 +86,17 @@ class Profile:
         return f"profile:{self.provenance.accelerator}"
 
     @property
+    def description(self) -> str:
+        """Which data: 'measured profile of DEVICE (source, software, date)'."""
+        prov = self.provenance
+        software = ", ".join(filter(None, [
+            f"{prov.source} {prov.suite_version}" if prov.source == "capplan profile" else
+            prov.source,
+            prov.torch_version and f"torch {prov.torch_version}",
+        ]))  # fmt: skip
+        return f"measured profile of {prov.device} ({software}, {prov.date[:10]})"
+
+    @property
     def device(self) -> str:
         """Name of the accelerator whose roofline the efficiencies are relative to."""
         return self.reference.name

@@ -151,3 +151,26 @@ def test_validate_measured_needs_no_torch(monkeypatch):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "| calibrated |" in result.output and "decode | 64 | 512" in result.output
+
+
+def test_a_shipped_profile_name_is_a_calibration_and_the_estimate_says_which_data_it_used():
+    """The H200 profile by name reproduces its own measured 8B decode step (19.14 ms at batch
+    8 after 32 768 tokens) and the estimate names the measurement behind it."""
+    from perfmodel import estimate_step
+
+    step = estimate_step("llama-3.1-8b", "H200-SXM", [(1, 32768)] * 8, quant="bf16",
+                         calibration="h200-sxm")  # fmt: skip
+    assert step.time_s == pytest.approx(19.14e-3, rel=0.05)
+    assert step.calibration_source.startswith("measured profile of NVIDIA H200")
+    default = estimate_step("llama-3.1-8b", "H200-SXM", [(1, 32768)] * 8, quant="bf16",
+                            calibration="default")  # fmt: skip
+    assert default.calibration_source.startswith("datasheet constants")
+    assert default.to_dict()["calibration_source"] == default.calibration_source
+
+
+def test_an_unknown_calibration_name_lists_the_closest_profiles():
+    from perfmodel import estimate_step
+    from perfmodel.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="closest: h200-sxm"):
+        estimate_step("llama-3.1-8b", "H200-SXM", [(1, 8)], calibration="h200-sx")
