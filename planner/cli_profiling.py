@@ -141,7 +141,13 @@ def _show_validation(result, fmt: ValidateFormat, html: Path | None) -> None:
 
 
 def import_profile_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV of measurements (see docs/profiling.md).")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV of measurements (see docs/profiling.md); with --system, AIConfigurator's "
+            "'systems' folder (default: the installed aiconfigurator-core package)."
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Directory to write the profile to.")
     ] = DEFAULT_OUT,
@@ -149,16 +155,37 @@ def import_profile_cmd(
         str | None, typer.Option(help="hardware_specs name it calibrates.")
     ] = None,
     device_type: Annotated[str | None, typer.Option(help="cpu or cuda (default: guessed).")] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(help="Import AIConfigurator's tables of this system (e.g. h200_sxm)."),
+    ] = None,
+    framework: Annotated[
+        str, typer.Option(help="AIConfigurator framework: vllm, sglang or trtllm.")
+    ] = "vllm",
+    version: Annotated[
+        str | None, typer.Option(help="Framework version (default: newest per op family).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Keep every AIConfigurator row (no thinning).")
+    ] = False,
 ) -> None:
-    """Turn your own measurements (CSV) into a profile usable by estimate/validate."""
+    """Turn your own measurements (CSV) or AIConfigurator's published tables into a profile."""
     from perfmodel.profiling import import_csv
+    from perfmodel.profiling.aiconfigurator import import_aiconfigurator
 
-    prof = import_csv(file, accelerator=accelerator, device_type=device_type)
+    if system:
+        prof = import_aiconfigurator(system, framework, file, version=version, thin=not full)
+    elif file is None:
+        raise ValueError("give a measurements CSV, or --system NAME for AIConfigurator tables")
+    else:
+        prof = import_csv(file, accelerator=accelerator, device_type=device_type)
     path = prof.save(out)
     counts = prof.table["op_class"].value_counts().to_dict()
     console.print(
         f"imported {len(prof.table)} rows {counts} for {prof.provenance.device!r} → {path}"
     )
+    for note in prof.provenance.notes:
+        console.print(f"  note: {note}")
 
 
 def _load_for_validation(name: str | None):

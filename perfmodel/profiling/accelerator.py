@@ -68,8 +68,12 @@ def derive_accelerator(table: pd.DataFrame, prov: Provenance):
     peaks = best_gemm_tflops(table)
     if not peaks:
         raise ProfileError("the profile has no GEMM rows: cannot derive peak FLOP/s")
-    bandwidth = stream_bandwidth(table, prov.last_level_cache_bytes)
     base = catalog_entry(prov)
+    copies = table["op"].isin(["copy", "triad"]).any()
+    if not copies and base is not None:  # published kernel tables: no STREAM rows
+        bandwidth = base.mem_bandwidth
+    else:
+        bandwidth = stream_bandwidth(table, prov.last_level_cache_bytes)
     threads = prov.threads or 1
     interconnect = _interconnect(table, bandwidth, base, link_from_collectives(table))
     return Accelerator(
@@ -122,7 +126,7 @@ def catalog_entry(prov: Provenance):
 
 
 def _sources(prov: Provenance, base) -> list[str]:
-    measured = f"measured: capplan profile suite {prov.suite_version}, {prov.date}, {prov.device}"
+    measured = f"measured: {prov.source}, {prov.date}, {prov.device}"
     if base is not None:
         return [measured, f"unmeasured fields from catalog entry {base.name}"]
     return [measured, PLACEHOLDER_NOTE]

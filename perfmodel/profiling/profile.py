@@ -202,7 +202,10 @@ class Profile:
         """Write ``profile.csv`` and ``provenance.yaml`` into ``directory`` (created)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(directory / PROFILE_CSV, index=False, float_format="%.10g")
+        # counts are whole numbers: written exactly; times to 6 significant digits
+        counts = {c: self.table[c].round().astype("int64") for c in ("flops", "bytes")}
+        table = self.table.assign(**counts)
+        table.to_csv(directory / PROFILE_CSV, index=False, float_format="%.6g")
         text = yaml.safe_dump(self.provenance.model_dump(mode="json"), sort_keys=False)
         (directory / PROVENANCE_YAML).write_text(text)
         return directory

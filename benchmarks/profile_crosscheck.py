@@ -1,0 +1,62 @@
+"""Predict one profile's measured kernels with another's calibration (same device).
+
+    python benchmarks/profile_crosscheck.py --profile h200-sxm-aic-vllm --against h200-sxm
+
+Every row of ``--against`` (measured kernels: GEMM, attention, collectives) is predicted from
+``--profile`` alone: roofline of the device's catalog entry / the efficiency ``--profile``
+interpolates at that row's flops, bytes and shape. Per op class and dtype: rows, median
+|predicted / measured − 1|, and the median signed error (+ = the profile predicts slower). With
+an imported profile and the project's own measurement this is the check that issue asks of
+published tables: agreement with kernel times from another source, on shapes either measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from perfmodel.profiling import load_profile
+from perfmodel.profiling.calibrate import Roofline
+
+
+def predicted_times(profile, rows: pd.DataFrame) -> np.ndarray:
+    """Time ``profile`` gives each row (its own roofline reference, its efficiencies)."""
+    roof = Roofline.of(profile.reference).time(rows)
+    out = np.empty(len(rows))
+    for i, row in enumerate(rows.itertuples(index=False)):
+        shape = None
+        if row.op == "attn_decode":
+            heads = {"heads": row.heads, "kv_heads": row.kv_heads, "head_dim": row.head_dim}
+            shape = {"batch": np.array([row.batch]), "kv_len": np.array([row.kv_len]), **heads}
+        eff = profile.efficiency(row.op_class, row.dtype, np.array([row.flops]),
+                                 np.array([row.bytes]), op=None, shape=shape)[0]  # fmt: skip
+        out[i] = roof[i] / eff
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", required=True, help="profile whose calibration predicts")
+    parser.add_argument("--against", required=True, help="profile whose measurements are truth")
+    parser.add_argument("--classes", default="gemm,attn_prefill,attn_decode,comm")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    profile, truth = load_profile(args.profile), load_profile(args.against)
+    rows = truth.table[truth.table.op_class.isin(args.classes.split(","))]
+    rows = rows.assign(predicted=predicted_times(profile, rows))
+    rows = rows.assign(err=rows.predicted / rows.time_s - 1)
+    print(f"{args.profile} predicting {args.against} ({truth.provenance.device})\n")
+    print("| op class | dtype | rows | median abs err % | median signed err % | p90 abs err % |")
+    print("|---|---|---|---|---|---|")
+    for (op_class, dtype), group in rows.groupby(["op_class", "dtype"]):
+        e = 100 * group.err.to_numpy()
+        p90 = np.percentile(np.abs(e), 90)
+        print(f"| {op_class} | {dtype} | {len(e)} | {np.median(np.abs(e)):.1f} | "
+              f"{np.median(e):+.1f} | {p90:.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
