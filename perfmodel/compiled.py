@@ -132,7 +132,7 @@ class StepTimeModel:
     def _eff(self, flops: np.ndarray, nbytes: np.ndarray, X: np.ndarray) -> np.ndarray:
         out = np.empty_like(flops)
         for i, op in enumerate(self.ops):
-            shape = op.shape(X @ self.S[:, i], X @ self.KV[:, i]) if op.heads else None
+            shape = op.shape(X @ self.S[:, i], X @ self.KV[:, i])
             e = self.calibration.efficiency(
                 op.kind, op.dtype, flops[:, i] / op.count, nbytes[:, i] / op.count, op.name, shape
             )

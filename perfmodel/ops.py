@@ -81,8 +81,11 @@ class Op:
     heads: tuple[int, int, int] | None = None
 
     def shape(self, seqs=None, kv_tokens=None) -> dict | None:
-        """The attention shape a calibration keys on (arrays over points), or None:
-        batch, kv_len = kv_tokens / batch, heads, kv_heads, head_dim."""
+        """The shape a calibration keys on, or None: a collective's ``collective`` and
+        ``ranks``; decode attention's batch, kv_len = kv_tokens / batch (arrays over points),
+        heads, kv_heads, head_dim."""
+        if self.kind == "comm":
+            return {"collective": self.collective, "ranks": self.ranks}
         if self.heads is None:
             return None
         seqs = np.asarray(self.seqs if seqs is None else seqs, dtype=float)

@@ -108,7 +108,8 @@ class Profile:
         flops = np.asarray(flops, dtype=float)
         nbytes = np.broadcast_to(np.asarray(nbytes, dtype=float), flops.shape)
         kernel = calibrate.OP_KERNELS.get(op or "")
-        curve = (kernel and self._curve(kernel, dtype)) or self._curve(op_class, dtype)
+        curve = (kernel and self._curve(kernel, dtype)) or self._comm_curve(dtype, shape)
+        curve = curve or self._curve(op_class, dtype)
         if curve is None:
             from perfmodel import DEFAULT
 
@@ -116,7 +117,20 @@ class Profile:
         eff = curve(flops.ravel(), nbytes.ravel())
         if op_class == "attn_decode" and shape is not None:
             eff = self._decode_by_shape(dtype, shape, nbytes.ravel(), eff)
-        return calibrate.clip(eff.reshape(flops.shape))
+        return calibrate.clip(eff.reshape(flops.shape), op_class)
+
+    def _comm_curve(self, dtype: str, shape: dict | None):
+        """The curve of the same collective at the measured number of ranks nearest to
+        ``shape['ranks']`` (by ratio), or None."""
+        op = calibrate.COLLECTIVES.get((shape or {}).get("collective", ""))
+        if op is None:
+            return None
+        measured = {int(k.split("@")[1]) for k, _ in self.curves if k.startswith(f"{op}@")}
+        if not measured:
+            return None
+        ranks = max(int(shape["ranks"]), 1)
+        nearest = min(measured, key=lambda n: (abs(np.log(n / ranks)), n))
+        return self._curve(calibrate.comm_key(op, nearest), dtype)
 
     def _decode_by_shape(self, dtype: str, shape: dict, nbytes, eff) -> np.ndarray:
         """Decode efficiency at points with a batch from the curve of the same head shape,
