@@ -93,10 +93,15 @@ NAMED = {"ideal": IDEAL, "default": DEFAULT}
 
 
 def resolve(calibration) -> Calibration:
-    """'ideal' / 'default' / a shipped profile's name or a profile directory (see
-    perfmodel.profiling) / a Calibration object (e.g. a loaded profile)."""
+    """'ideal' / 'default' / 'learned' (curves learned across the shipped GPU profiles, see
+    perfmodel.profiling.learned) / a shipped profile's name or a profile directory / a
+    Calibration object (e.g. a loaded profile)."""
     if isinstance(calibration, str):
         key = calibration.strip().lower()
+        if key == "learned":
+            from .profiling.learned import learned
+
+            return learned()
         return NAMED[key] if key in NAMED else _profile_named(calibration)
     if not isinstance(calibration, Calibration):
         from .errors import PerfModelError
@@ -117,7 +122,7 @@ def _profile_named(name: str) -> Calibration:
 
     if (Path(name) / "profile.csv").is_file() or (PROFILES_DIR / name / "profile.csv").is_file():
         return load_profile(name)
-    raise unknown("calibration", name, [*NAMED, *list_profiles()])
+    raise unknown("calibration", name, [*NAMED, "learned", *list_profiles()])
 
 
 def describe(calibration: Calibration) -> str:

@@ -71,6 +71,8 @@ def _setup(model, hardware, parallelism, quant, calibration) -> _Setup:
         par = Parallelism(**par)
     quant = Quant.parse(quant) if quant is not None else default_quant(model)
     cal = calib.resolve(calibration)
+    if hasattr(cal, "for_hardware"):  # curves that need the target's peaks (learned)
+        cal = cal.for_hardware(hardware)
     check_plan(model, hardware, par)
     check_device(cal, hardware)
     return _Setup(model, hardware, par, quant, cal)

@@ -182,3 +182,44 @@ def test_a_collective_uses_its_own_ranks_curve_and_may_beat_the_ring_model(build
 
     assert time(16) == pytest.approx(20e-6 * ring(16) / ring(8), rel=1e-6)  # 8's efficiency
     assert time(8) < ring(8) / 1.5
+
+
+def test_learned_curves_carry_efficiency_across_gpus_by_position_relative_to_the_ridge(
+    build, reference
+):
+    """GPU A (100 GFLOP/s, 10 GB/s: ridge 10 FLOP/B) runs memory-bound GEMMs at 50% and
+    compute-bound ones at 80%. On GPU B with 4x the peak (ridge 40), a GEMM of intensity ~20 —
+    compute-bound on A — is memory-bound, so the learned curve gives it B's memory-bound 50%,
+    not the 80% that copying A's efficiency at the same intensity would."""
+    from perfmodel.profiling.learned import LearnedCalibration
+
+    rows, times = [], []
+    for m in (1, 2, 4, 8, 64, 128, 256, 512):
+        for n in (1024, 2048, 4096):
+            f, b = 2.0 * m * n * n, 4.0 * (m * n + n * n + m * n)
+            bound_time = max(f / 1e11, b / BW)
+            rows.append({"op": "gemm", "dtype": "fp32", "m": m, "n": n, "k": n})
+            times.append(bound_time / (0.8 if f / b > 10 else 0.5))
+    learned = LearnedCalibration.fit([build(rows, times)])
+    wide = reference.model_copy(update={"name": "ref-4x", "peak_tflops": {"fp32": 0.4}})
+    on_b = learned.for_hardware(wide)
+    m, n = 48, 4096  # intensity 2·48·n² / (4·(2·48·n + n²)) ≈ 23 FLOP/B
+    f, b = 2.0 * m * n * n, 4.0 * (m * n + n * n + m * n)
+    assert 10 < f / b < 40
+    assert on_b.efficiency("gemm", "fp32", np.array([f]), np.array([b]))[0] == pytest.approx(
+        0.5, rel=0.02
+    )
+    on_a = learned.for_hardware(reference)
+    assert on_a.efficiency("gemm", "fp32", np.array([f]), np.array([b]))[0] == pytest.approx(
+        0.8, rel=0.02
+    )
+
+
+def test_learned_calibration_by_name_serves_a_gpu_without_a_table_and_says_so():
+    from perfmodel import estimate_step
+
+    step = estimate_step("llama-3.1-8b", "H100-PCIe", [(1, 4096)] * 8, quant="bf16",
+                         calibration="learned")  # fmt: skip
+    ideal = estimate_step("llama-3.1-8b", "H100-PCIe", [(1, 4096)] * 8, quant="bf16")
+    assert step.calibration_source.startswith("learned curve across 5 profiled GPUs")
+    assert ideal.time_s < step.time_s < 3 * ideal.time_s
