@@ -152,7 +152,7 @@ def _emit(reports: dict, best, fmt: Format) -> None:
     console.print(
         f"[bold]{a.model}[/] on [bold]{a.hardware}[/], {a.scheduler} scheduler, "
         f"{a.rate:.3g} req/s offered, capacity {a.capacity:.3g} req/s "
-        f"(utilization {a.utilization:.0%})"
+        f"(utilization {a.utilization:.0%})\nkernel data: {a.calibration}"
     )
     emit(frame, Format.table, "latency (ms)")
     console.print(

@@ -87,14 +87,14 @@ class Profile:
 
     @property
     def description(self) -> str:
-        """Which data: 'measured profile of DEVICE (source, software, date)'."""
+        """Which data: 'measured profile of DEVICE (suite, torch, date)' for the suite's own
+        measurements, else 'imported profile of DEVICE (its source)'."""
         prov = self.provenance
-        software = ", ".join(filter(None, [
-            f"{prov.source} {prov.suite_version}" if prov.source == "capplan profile" else
-            prov.source,
-            prov.torch_version and f"torch {prov.torch_version}",
-        ]))  # fmt: skip
-        return f"measured profile of {prov.device} ({software}, {prov.date[:10]})"
+        if prov.source == "capplan profile":
+            torch = f", torch {prov.torch_version}" if prov.torch_version else ""
+            return (f"measured profile of {prov.device} (capplan profile {prov.suite_version}"
+                    f"{torch}, {prov.date[:10]})")  # fmt: skip
+        return f"imported profile of {prov.device} ({prov.source})"
 
     @property
     def device(self) -> str:

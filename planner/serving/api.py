@@ -110,6 +110,7 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         goodput=goodput,
         rejected=dict(prepared.rejected),
         notes=tuple(notes),
+        calibration=engine.calibration,
     )
 
 

@@ -29,6 +29,13 @@ class Engine:
     kv_tokens: int
     kv_bytes_per_token: float
 
+    @property
+    def calibration(self) -> str:
+        """Which kernel data the step times use (measured profile, learned, constants)."""
+        from perfmodel.calibration import describe
+
+        return describe(self.steps.calibration)
+
     @classmethod
     def build(
         cls, model, hardware, parallelism=None, scheduler=None, quant=None, calibration="default"

@@ -80,6 +80,7 @@ class ServingReport:
     notes: tuple[str, ...] = ()
     tbt: Percentiles | None = None  # time between consecutive tokens (per token)
     ttft_mean_rse: float | None = None  # relative standard error of ttft.mean (batch means)
+    calibration: str = ""  # which kernel data the step times used (perfmodel.describe)
 
     @property
     def utilization(self) -> float:

@@ -145,6 +145,7 @@ def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, n
         notes=tuple(notes),
         tbt=pct(gaps, tokens) if gaps.size else pct([0.0]),
         ttft_mean_rse=None if overloaded else mean_rse(res.ttft[idx], BATCHES, 20),
+        calibration=engine.calibration,
     )
 
 

@@ -168,3 +168,8 @@ def test_published_h200_gemms_predict_the_projects_own_h200_gemms_within_10_perc
     assert len(rows) > 2000
     assert np.median(np.abs(err)) < 0.10
     assert abs(np.median(err)) < 0.05  # no bias between the sources
+
+
+def test_an_imported_profile_says_it_is_imported_and_from_where():
+    description = load_profile("h100-sxm-aic-vllm").description
+    assert description.startswith("imported profile of NVIDIA H100 80GB HBM3 (AIConfigurator")

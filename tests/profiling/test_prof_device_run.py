@@ -174,3 +174,14 @@ def test_an_unknown_calibration_name_lists_the_closest_profiles():
 
     with pytest.raises(UnknownNameError, match="closest: h200-sxm"):
         estimate_step("llama-3.1-8b", "H200-SXM", [(1, 8)], calibration="h200-sx")
+
+
+def test_a_serving_report_names_the_kernel_data_behind_it():
+    from planner.serving.api import evaluate
+
+    report = evaluate("llama-3.1-8b", "H200-SXM", workload="chat", rate=2.0,
+                      calibration="h200-sxm")  # fmt: skip
+    assert report.calibration.startswith("measured profile of NVIDIA H200")
+    assert report.to_dict()["calibration"] == report.calibration
+    default = evaluate("llama-3.1-8b", "H200-SXM", workload="chat", rate=2.0)
+    assert default.calibration.startswith("datasheet constants")
