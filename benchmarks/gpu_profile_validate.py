@@ -3,6 +3,7 @@
 
     python benchmarks/gpu_profile_validate.py --out DIR [--budget 200]
     python benchmarks/gpu_profile_validate.py --out DIR --device cpu   # the same path, tiny
+    python benchmarks/gpu_profile_validate.py --out DIR --validate-only h200-sxm  # more decoders
 
 Writes DIR/profile/{profile.csv,provenance.yaml} first (so a later failure keeps it), then
 DIR/validation-<model>.json (`capplan validate --measured` reads it back) and DIR/summary.md
@@ -19,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from perfmodel.profiling import run_suite, run_validation
+from perfmodel.profiling import load_profile, run_suite, run_validation
 from perfmodel.profiling.validate import ValidationGrid
 
 CONFIGS = Path(__file__).resolve().parents[1] / "perfmodel" / "configs"
@@ -60,6 +61,22 @@ GPU_RUNS = (
         ),
     ),
 )
+#: More decoders for `--validate-only` (a profile already measured): other head shapes
+#: (Qwen2.5-7B: 28 query / 4 KV heads, 152 k vocabulary; Llama-2-13B: 40 heads, MHA).
+EXTRA_RUNS = tuple(
+    (
+        CONFIGS / f"{name}.json",
+        ValidationGrid(
+            prefill_batches=(1, 4, 16),
+            prompts=(256, 1024, 4096),
+            decode_batches=(1, 4, 16, 64, 256),
+            contexts=contexts,
+            max_prefill_tokens=16384,
+            max_kv_bytes=60e9,
+        ),
+    )
+    for name, contexts in (("qwen2.5-7b", (512, 2048, 8192)), ("llama-2-13b", (512, 1024, 4000)))
+)
 CPU_RUNS = (
     (
         None,
@@ -73,11 +90,33 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for everything written")
     parser.add_argument("--budget", type=float, default=200.0, help="suite time budget (s)")
     parser.add_argument("--device", default="cuda", help="cuda (the device run) or cpu (a test)")
+    parser.add_argument(
+        "--validate-only", metavar="PROFILE", default=None,
+        help="skip the suite: validate Qwen2.5-7B and Mistral-7B against this profile",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     on_gpu = args.device != "cpu"
 
     lines = [f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"]
+    if args.validate_only:
+        profile, runs = load_profile(args.validate_only), EXTRA_RUNS if on_gpu else CPU_RUNS
+    else:
+        profile, runs = _suite(args, on_gpu, lines), GPU_RUNS if on_gpu else CPU_RUNS
+    for config, grid in runs:
+        t1 = time.perf_counter()
+        result = run_validation(profile, config, grid, repeats=3, progress=False)
+        (args.out / f"validation-{result.model}.json").write_text(
+            json.dumps(result.to_dict(), indent=1, default=str)
+        )
+        lines.append(f"- validate {result.model}: {time.perf_counter() - t1:.0f} s")
+        lines += [f"  - {name}: {json.dumps(s)}" for name, s in result.summary().items()]
+        _write(args.out / "summary.md", lines)
+    print("\n".join(lines))
+
+
+def _suite(args, on_gpu: bool, lines: list[str]):
+    """Run and save the suite; its summary lines go into ``lines`` and summary.md."""
     t0 = time.perf_counter()
     profile = run_suite(
         quick=not on_gpu, device=args.device, threads=None if on_gpu else 1,
@@ -93,16 +132,7 @@ def main() -> None:
         f"- measured ceilings: {_ceilings(profile)}",
     ]
     _write(args.out / "summary.md", lines)
-    for config, grid in GPU_RUNS if on_gpu else CPU_RUNS:
-        t1 = time.perf_counter()
-        result = run_validation(profile, config, grid, repeats=3, progress=False)
-        (args.out / f"validation-{result.model}.json").write_text(
-            json.dumps(result.to_dict(), indent=1, default=str)
-        )
-        lines.append(f"- validate {result.model}: {time.perf_counter() - t1:.0f} s")
-        lines += [f"  - {name}: {json.dumps(s)}" for name, s in result.summary().items()]
-        _write(args.out / "summary.md", lines)
-    print("\n".join(lines))
+    return profile
 
 
 def _ceilings(profile) -> str:
