@@ -1,6 +1,8 @@
 """Predict one profile's measured kernels with another's calibration (same device).
 
     python benchmarks/profile_crosscheck.py --profile h200-sxm-aic-vllm --against h200-sxm
+    python benchmarks/profile_crosscheck.py --profile a100-sxm4-80gb-aic-vllm \
+        --against docs/data/external/llmcompass-a100-matmul --as-dtype bf16
 
 Every row of ``--against`` (measured kernels: GEMM, attention, collectives) is predicted from
 ``--profile`` alone: roofline of the device's catalog entry / the efficiency ``--profile``
@@ -42,10 +44,17 @@ def main() -> None:
     parser.add_argument("--profile", required=True, help="profile whose calibration predicts")
     parser.add_argument("--against", required=True, help="profile whose measurements are truth")
     parser.add_argument("--classes", default="gemm,attn_prefill,attn_decode,comm")
+    parser.add_argument(
+        "--as-dtype", default=None,
+        help="read the measured rows as this dtype (e.g. fp16 rows against a bf16-only "
+        "profile on a GPU that runs both at one tensor-core rate)",
+    )  # fmt: skip
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     profile, truth = load_profile(args.profile), load_profile(args.against)
     rows = truth.table[truth.table.op_class.isin(args.classes.split(","))]
+    if args.as_dtype:
+        rows = rows.assign(dtype=args.as_dtype)
     rows = rows.assign(predicted=predicted_times(profile, rows))
     rows = rows.assign(err=rows.predicted / rows.time_s - 1)
     print(f"{args.profile} predicting {args.against} ({truth.provenance.device})\n")

@@ -173,3 +173,20 @@ def test_published_h200_gemms_predict_the_projects_own_h200_gemms_within_10_perc
 def test_an_imported_profile_says_it_is_imported_and_from_where():
     description = load_profile("h100-sxm-aic-vllm").description
     assert description.startswith("imported profile of NVIDIA H100 80GB HBM3 (AIConfigurator")
+
+
+def test_published_a100_gemms_predict_llmcompass_measured_a100_gemms_within_10_percent():
+    """LLMCompass's 20 measured A100 fp16 GEMMs (held out, docs/data/external), read as bf16
+    (one tensor-core rate on the A100), against the imported A100 tables' calibration."""
+    from pathlib import Path
+
+    from perfmodel.profiling.calibrate import Roofline
+
+    root = Path(__file__).resolve().parents[2]
+    truth = load_profile(root / "docs/data/external/llmcompass-a100-matmul").table
+    aic = load_profile("a100-sxm4-80gb-aic-vllm")
+    roof = Roofline.of(aic.reference).time(truth.assign(dtype="bf16"))
+    eff = aic.efficiency("gemm", "bf16", truth.flops.to_numpy(), truth.bytes.to_numpy())
+    err = roof / eff / truth.time_s.to_numpy() - 1
+    assert len(err) == 20
+    assert np.median(np.abs(err)) < 0.10
