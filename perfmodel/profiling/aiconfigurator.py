@@ -105,13 +105,15 @@ def import_aiconfigurator(
     if version is not None and version not in offered:
         raise _unknown(f"{framework} version", version, offered)
     for name, (family, table) in TABLES.items():
-        folder = _version_dir(data / family / framework, version, f"{family}/{framework}", notes)
+        folder = _version_dir(
+            data / family / framework, version, f"{family}/{framework}", notes, table
+        )
         if folder is None:
             notes.append(f"no {family}/{framework} tables for {system}: {name} not imported")
             continue
         tables[name] = _read(folder / f"{table}.parquet", notes)
         used[family] = folder.name
-    nccl = _version_dir(data / "comm" / "nccl", nccl_version, "comm/nccl", notes)
+    nccl = _version_dir(data / "comm" / "nccl", nccl_version, "comm/nccl", notes, "nccl_perf")
     tables["nccl"] = _read(nccl / "nccl_perf.parquet", notes) if nccl else None
     if nccl:
         used["nccl"] = nccl.name
@@ -243,10 +245,13 @@ def _need(frame: pd.DataFrame, cols: list[str], what: str) -> None:
         raise ProfileError(f"{what}: unknown layout, missing column(s) {missing}")
 
 
-def _version_dir(base: Path, version: str | None, what: str, notes: list[str]) -> Path | None:
-    """``base/version``, or the newest version folder under ``base`` (None if none); a
+def _version_dir(
+    base: Path, version: str | None, what: str, notes: list[str], table: str
+) -> Path | None:
+    """``base/version``, or the newest version folder under ``base`` holding ``table``
+    (folders that only point elsewhere with a reuse.yaml are passed over; None if none); a
     family without the requested version uses its newest, and says so in ``notes``."""
-    versions = _dirs(base)
+    versions = [v for v in _dirs(base) if (base / v / f"{table}.parquet").is_file()]
     if version is not None and version in versions:
         return base / version
     newest = max(versions, key=_version_key) if versions else None

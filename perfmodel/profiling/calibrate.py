@@ -180,14 +180,35 @@ def decode_curves(rows: pd.DataFrame, dtype: str) -> dict[tuple[str, str], Calla
         curves[(UNITS_KEY, dtype)] = lambda shape, b, p=plane: p(
             units_coords(shape["batch"] * shape["kv_heads"], b)
         )
+    across = curves.get((UNITS_KEY, dtype))
     for heads, group in rows.groupby(["heads", "kv_heads", "head_dim"]):
-        coords = np.log10(group[["batch", "kv_len"]].to_numpy(float))
-        plane = plane_interpolator(coords, group["eff"].to_numpy(float), log=True)
-        if plane is not None:
-            curves[(head_key(*heads), dtype)] = lambda shape, b, p=plane: p(
-                np.log10(np.column_stack([shape["batch"], shape["kv_len"]]).clip(1.0))
-            )
+        curves[(head_key(*heads), dtype)] = HeadCurve(
+            np.log10(group[["batch", "kv_len"]].to_numpy(float)),
+            group["eff"].to_numpy(float),
+            across,
+        )
     return curves
+
+
+class HeadCurve:
+    """Decode efficiency of one head shape over (log10 batch, log10 KV length), triangulated
+    on first use (a published table holds ~100 head shapes; a model queries one or two).
+    A head shape measured at too few or collinear points uses ``across`` (the curve across
+    head shapes), else NaN (the class curve's value is kept)."""
+
+    def __init__(self, coords: np.ndarray, eff: np.ndarray, across=None) -> None:
+        self.coords, self.eff, self.across = coords, eff, across
+        self._plane = None
+        self._built = False
+
+    def __call__(self, shape: dict, nbytes: np.ndarray) -> np.ndarray:
+        if not self._built:
+            self._plane = plane_interpolator(self.coords, self.eff, log=True)
+            self._built = True
+        if self._plane is None:
+            return self.across(shape, nbytes) if self.across else np.full(len(nbytes), np.nan)
+        q = np.log10(np.column_stack([shape["batch"], shape["kv_len"]]).clip(1.0))
+        return self._plane(q)
 
 
 #: perfmodel's collective names → the profiled collective.

@@ -190,3 +190,13 @@ def test_published_a100_gemms_predict_llmcompass_measured_a100_gemms_within_10_p
     err = roof / eff / truth.time_s.to_numpy() - 1
     assert len(err) == 20
     assert np.median(np.abs(err)) < 0.10
+
+
+def test_a_version_folder_that_only_points_elsewhere_is_passed_over(systems):
+    """AIConfigurator marks reused tables with a reuse.yaml and no data: the newest folder
+    that holds the table is read."""
+    reuse = systems / "data" / "h200_sxm" / "gemm" / "vllm" / "0.11.0"
+    reuse.mkdir(parents=True)
+    (reuse / "reuse.yaml").write_text("gemm_perf: {from_version: 0.10.0}\n")
+    prof = import_aiconfigurator("h200_sxm", path=systems)
+    assert "gemm vllm 0.10.0" in prof.provenance.source
