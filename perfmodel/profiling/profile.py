@@ -29,6 +29,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "op", "op_class", "dtype", "device", *SHAPE_COLUMNS, "flops", "bytes", "time_s", "repeats",
 )  # fmt: skip
 DTYPE_FALLBACK = {"fp8": "bf16", "bf16": "fp16", "fp16": "fp32", "tf32": "fp32"}
+#: On a GPU fp16 and bf16 run at one tensor-core rate: a GPU profile measured in one of them
+#: (published tables are bf16) serves the other before falling back to fp32.
+GPU_SIBLING = {"fp16": "bf16", "bf16": "fp16"}
 
 
 class ProfileRow(BaseModel):
@@ -152,6 +155,11 @@ class Profile:
         return eff
 
     def _curve(self, op_class: str, dtype: str):
+        """The curve of ``dtype``, else of its GPU sibling (fp16/bf16, GPU profiles), else
+        along DTYPE_FALLBACK."""
+        sibling = GPU_SIBLING.get(dtype) if self.provenance.device_type == "cuda" else None
+        if (op_class, dtype) not in self.curves and (op_class, sibling) in self.curves:
+            return self.curves[(op_class, sibling)]
         key = dtype
         while (op_class, key) not in self.curves and key in DTYPE_FALLBACK:
             key = DTYPE_FALLBACK[key]

@@ -176,8 +176,9 @@ def test_an_imported_profile_says_it_is_imported_and_from_where():
 
 
 def test_published_a100_gemms_predict_llmcompass_measured_a100_gemms_within_10_percent():
-    """LLMCompass's 20 measured A100 fp16 GEMMs (held out, docs/data/external), read as bf16
-    (one tensor-core rate on the A100), against the imported A100 tables' calibration."""
+    """LLMCompass's 20 measured A100 fp16 GEMMs (held out, docs/data/external) against the
+    imported A100 tables' calibration (bf16 tables: a GPU profile's fp16 uses its bf16 curve,
+    one tensor-core rate)."""
     from pathlib import Path
 
     from perfmodel.profiling.calibrate import Roofline
@@ -185,8 +186,8 @@ def test_published_a100_gemms_predict_llmcompass_measured_a100_gemms_within_10_p
     root = Path(__file__).resolve().parents[2]
     truth = load_profile(root / "docs/data/external/llmcompass-a100-matmul").table
     aic = load_profile("a100-sxm4-80gb-aic-vllm")
-    roof = Roofline.of(aic.reference).time(truth.assign(dtype="bf16"))
-    eff = aic.efficiency("gemm", "bf16", truth.flops.to_numpy(), truth.bytes.to_numpy())
+    roof = Roofline.of(aic.reference).time(truth)
+    eff = aic.efficiency("gemm", "fp16", truth.flops.to_numpy(), truth.bytes.to_numpy())
     err = roof / eff / truth.time_s.to_numpy() - 1
     assert len(err) == 20
     assert np.median(np.abs(err)) < 0.10
@@ -200,3 +201,14 @@ def test_a_version_folder_that_only_points_elsewhere_is_passed_over(systems):
     (reuse / "reuse.yaml").write_text("gemm_perf: {from_version: 0.10.0}\n")
     prof = import_aiconfigurator("h200_sxm", path=systems)
     assert "gemm vllm 0.10.0" in prof.provenance.source
+
+
+def test_a_gpu_profile_serves_fp16_from_bf16_and_a_cpu_profile_does_not():
+    """fp16 and bf16 share a GPU's tensor-core rate: the bf16-only imported tables answer fp16
+    with their bf16 efficiency; a CPU profile keeps the fp16 → fp32 chain (no fp16 units)."""
+    aic = load_profile("h200-sxm-aic-vllm")
+    flops, nbytes = np.array([2.0 * 256 * 4096 * 4096]), np.array([2.0 * 4096 * 4096])
+    fp16 = aic.efficiency("gemm", "fp16", flops, nbytes)[0]
+    assert fp16 == aic.efficiency("gemm", "bf16", flops, nbytes)[0]
+    cpu = load_profile("cpu-amd-epyc-1t")
+    assert cpu._curve("gemm", "fp16") is cpu._curve("gemm", "fp32")
