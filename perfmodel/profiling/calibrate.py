@@ -36,9 +36,9 @@ and a query (flops, bytes) gets:
   curve is wrong for each of them. Other ops, and profiles without the kernel, use the class.
 
 Efficiencies are clipped to [1e-6, 1.5] (collectives: 10, see EFF_MAX_COMM) and are never
-NaN. A class/dtype the profile lacks
-falls back along perfmodel's dtype chain (fp8 → bf16 → fp16 → fp32), then to perfmodel's
-documented DEFAULT efficiency.
+NaN. A class/dtype the profile lacks falls back to its GPU sibling (fp16 ↔ bf16, GPU profiles)
+and along perfmodel's dtype chain (fp8 → bf16 → fp16 → fp32), then to perfmodel's documented
+DEFAULT efficiency.
 """
 
 from __future__ import annotations
@@ -127,13 +127,13 @@ def build_curves(table: pd.DataFrame, roofline: Roofline) -> dict[tuple[str, str
         if op_class == "memory":
             for kernel in set(OP_KERNELS.values()) & set(rows["op"]):
                 curves[(kernel, dtype)] = make_curve(op_class, rows[rows["op"] == kernel])
+            decoder = rows[rows["op"].isin(DECODER_MEMORY_OPS)]
+            rows = decoder if len(decoder) else rows
         if op_class == "attn_decode":
             curves.update(decode_curves(rows, dtype))
         if op_class == "comm":
             for (op, ranks), group in rows.groupby(["op", "world_size"]):
                 curves[(comm_key(op, ranks), dtype)] = make_curve(op_class, group)
-            decoder = rows[rows["op"].isin(DECODER_MEMORY_OPS)]
-            rows = decoder if len(decoder) else rows
         curves[(op_class, dtype)] = make_curve(op_class, rows)
     return curves
 
