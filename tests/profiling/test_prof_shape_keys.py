@@ -223,3 +223,14 @@ def test_learned_calibration_by_name_serves_a_gpu_without_a_table_and_says_so():
     ideal = estimate_step("llama-3.1-8b", "H100-PCIe", [(1, 4096)] * 8, quant="bf16")
     assert step.calibration_source.startswith("learned curve across 5 profiled GPUs")
     assert ideal.time_s < step.time_s < 3 * ideal.time_s
+
+
+def test_unnamed_memory_ops_pool_the_decoders_kernels_not_the_stream_copies(build):
+    """A STREAM copy at 90% of bandwidth and add + RMSNorm at 50%, same bytes: an op without a
+    kernel of its own (embed) takes the decoder kernels' 50%; copies only set the bandwidth."""
+    nbytes = 16 * 2**18 + 4 * 1024
+    rows = [{"op": "add_rmsnorm", "dtype": "fp32", "numel": 2**18, "n": 1024},
+            {"op": "copy", "dtype": "fp32", "numel": nbytes // 8}]  # fmt: skip
+    profile = build(rows, [nbytes / BW / 0.5, nbytes / BW / 0.9])
+    eff = profile.efficiency("memory", "fp32", np.zeros(1), np.array([nbytes]), op="embed")[0]
+    assert eff == pytest.approx(0.5, rel=1e-9)
