@@ -98,6 +98,9 @@ def import_aiconfigurator(
     data = root / "data" / system
     if not data.is_dir():
         raise _unknown("system", system, _dirs(root / "data"))
+    frameworks = {f for family, _ in TABLES.values() for f in _dirs(data / family)} - {"nccl"}
+    if framework not in frameworks:
+        raise _unknown(f"framework for {system}", framework, sorted(frameworks))
     notes: list[str] = []
     used: dict[str, str] = {}
     tables = {}
@@ -123,9 +126,10 @@ def import_aiconfigurator(
         _attention(tables.get("generation"), "attn_decode", thin, notes),
         _collectives(tables.get("custom_allreduce"), tables.get("nccl"), notes),
     ]
-    table = pd.concat([f for f in frames if f is not None and len(f)], ignore_index=True)
-    if table.empty:
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
         raise ProfileError(f"{data}: no importable rows ({'; '.join(notes) or 'empty tables'})")
+    table = pd.concat(frames, ignore_index=True)
     device = _one_device([t for t in tables.values() if t is not None], data)
     prov = _provenance(device, system, framework, used, root, notes)
     table = fill_counts(table.assign(device=device, repeats=1))

@@ -116,6 +116,7 @@ def test_an_older_version_is_used_where_measured_and_the_newest_elsewhere_with_a
     [
         ({"system": "h200_sx"}, "unknown AIConfigurator system 'h200_sx'; closest: h200_sxm"),
         ({"system": "h200_sxm", "version": "0.11"}, "vllm version '0.11'; closest"),
+        ({"system": "h200_sxm", "framework": "vlm"}, "framework for h200_sxm 'vlm'; closest: vllm"),
     ],
 )
 def test_unknown_system_or_version_names_the_closest(systems, kwargs, message):
@@ -212,3 +213,11 @@ def test_a_gpu_profile_serves_fp16_from_bf16_and_a_cpu_profile_does_not():
     assert fp16 == aic.efficiency("gemm", "bf16", flops, nbytes)[0]
     cpu = load_profile("cpu-amd-epyc-1t")
     assert cpu._curve("gemm", "fp16") is cpu._curve("gemm", "fp32")
+
+
+def test_tables_with_no_usable_row_are_one_error_listing_what_was_skipped(systems):
+    for path in (systems / "data" / "h200_sxm").rglob("*.parquet"):
+        frame = pd.read_parquet(path)
+        frame.assign(latency=0.0).to_parquet(path)
+    with pytest.raises(ProfileError, match=r"no importable rows .*refused"):
+        import_aiconfigurator("h200_sxm", path=systems)
