@@ -18,25 +18,15 @@ import numpy as np
 
 from perfmodel import DEFAULT
 from perfmodel.profiling import load_profile
-from perfmodel.profiling.calibrate import Roofline
+from perfmodel.profiling.calibrate import Roofline, predicted_times
 from perfmodel.profiling.learned import CLASSES, DEFAULT_PROFILES, LearnedCalibration
 
 
 def errors(calibration, profile, op_class: str, dtype: str) -> np.ndarray:
     """predicted / measured − 1 of the profile's rows of one class and dtype."""
     rows = profile.table.query("op_class == @op_class and dtype == @dtype")
-    if rows.empty:
-        return np.empty(0)
-    roof = Roofline.of(profile.reference).time(rows)
-    shape = None
-    out = np.empty(len(rows))
-    for i, row in enumerate(rows.itertuples(index=False)):
-        if op_class == "comm":
-            shape = {"collective": row.op, "ranks": row.world_size}
-        eff = calibration.efficiency(op_class, dtype, np.array([row.flops]),
-                                     np.array([row.bytes]), op=None, shape=shape)[0]  # fmt: skip
-        out[i] = roof[i] / eff / row.time_s - 1
-    return out
+    roofline = Roofline.of(profile.reference)
+    return predicted_times(calibration, roofline, rows) / rows.time_s.to_numpy(float) - 1
 
 
 def main() -> None:

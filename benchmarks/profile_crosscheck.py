@@ -18,25 +18,9 @@ import argparse
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from perfmodel.profiling import load_profile
-from perfmodel.profiling.calibrate import Roofline
-
-
-def predicted_times(profile, rows: pd.DataFrame) -> np.ndarray:
-    """Time ``profile`` gives each row (its own roofline reference, its efficiencies)."""
-    roof = Roofline.of(profile.reference).time(rows)
-    out = np.empty(len(rows))
-    for i, row in enumerate(rows.itertuples(index=False)):
-        shape = None
-        if row.op == "attn_decode":
-            heads = {"heads": row.heads, "kv_heads": row.kv_heads, "head_dim": row.head_dim}
-            shape = {"batch": np.array([row.batch]), "kv_len": np.array([row.kv_len]), **heads}
-        eff = profile.efficiency(row.op_class, row.dtype, np.array([row.flops]),
-                                 np.array([row.bytes]), op=None, shape=shape)[0]  # fmt: skip
-        out[i] = roof[i] / eff
-    return out
+from perfmodel.profiling.calibrate import Roofline, predicted_times
 
 
 def main() -> None:
@@ -55,7 +39,7 @@ def main() -> None:
     rows = truth.table[truth.table.op_class.isin(args.classes.split(","))]
     if args.as_dtype:
         rows = rows.assign(dtype=args.as_dtype)
-    rows = rows.assign(predicted=predicted_times(profile, rows))
+    rows = rows.assign(predicted=predicted_times(profile, Roofline.of(profile.reference), rows))
     rows = rows.assign(err=rows.predicted / rows.time_s - 1)
     print(f"{args.profile} predicting {args.against} ({truth.provenance.device})\n")
     print("| op class | dtype | rows | median abs err % | median signed err % | p90 abs err % |")

@@ -21,7 +21,7 @@ from perfmodel import ModelSpec
 from perfmodel.profiling import Profile, load_profile
 from perfmodel.profiling.shapes import head_shape, projection_shapes
 from perfmodel.profiling.store import PROFILES_DIR
-from perfmodel.profiling.validate import revalidate
+from perfmodel.profiling.validate import revalidate, spec_named
 
 
 def held_out(profile: Profile, spec: ModelSpec) -> Profile:
@@ -55,18 +55,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for path in sorted((PROFILES_DIR / args.profile).glob("validation-*.json")):
         full = revalidate(path, profile)
-        spec = _spec(full.model)
+        spec = spec_named(full.model)
         cut = held_out(profile, spec)
         rest = revalidate(path, cut)
         dropped = len(profile.table) - len(cut.table)
         print(f"| {full.model} | {len(full.points)} | {dropped} | {_cell(full)} | {_cell(rest)} |")
-
-
-def _spec(name: str) -> ModelSpec:
-    from perfmodel import get_model
-    from perfmodel.profiling.validate import _spec_named
-
-    return _spec_named(name, get_model)
 
 
 def _cell(result) -> str:

@@ -40,13 +40,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from perfmodel.profiling.byo import DTYPE_ALIASES
 from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.ops import fill_counts
 from perfmodel.profiling.profile import Profile
 from perfmodel.profiling.provenance import Provenance, catalog_name_for, slugify
 
 SOURCE = "AIConfigurator (github.com/ai-dynamo/aiconfigurator, Apache-2.0)"
-DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "fp8": "fp8"}
+DTYPE_NAMES = {**DTYPE_ALIASES, "fp8": "fp8"}  # the tables' dtype names → the profile's
 TABLES = {
     "gemm": ("gemm", "gemm_perf"),
     "context": ("attention", "context_attention_perf"),
@@ -161,7 +162,7 @@ def _gemm(frame: pd.DataFrame | None, thin: bool, notes: list[str]) -> pd.DataFr
     if frame is None:
         return None
     _need(frame, ["m", "n", "k", "gemm_dtype"], "gemm_perf")
-    dtype = frame["gemm_dtype"].map(DTYPES)
+    dtype = frame["gemm_dtype"].map(DTYPE_NAMES)
     if dtype.isna().any():
         kinds = sorted(frame.loc[dtype.isna(), "gemm_dtype"].unique())
         notes.append(f"gemm: {int(dtype.isna().sum())} rows of {kinds} skipped (no such dtype)")
@@ -184,7 +185,7 @@ def _attention(
     cols = ["batch_size", "isl", "num_heads", "num_key_value_heads", "head_dim", "attn_dtype"]
     _need(frame, cols, f"{op} table")
     frame = frame.assign(**{k: frame.get(k, v) for k, v in OPTIONAL.items()})
-    dtype = frame["attn_dtype"].map(DTYPES)
+    dtype = frame["attn_dtype"].map(DTYPE_NAMES)
     kv_dtype = frame["kv_cache_dtype"].fillna(frame["attn_dtype"])
     keep = (
         dtype.notna()
@@ -216,11 +217,11 @@ def _collectives(custom, nccl, notes: list[str]) -> pd.DataFrame | None:
         _need(custom, ["num_gpus", "message_size", "allreduce_dtype"], "custom_allreduce_perf")
         graph = custom["kernel_source"].str.contains("graph", case=False, na=False)
         rows = custom[graph] if graph.any() else custom
-        parts.append(rows.assign(op="all_reduce", dtype=rows["allreduce_dtype"].map(DTYPES)))
+        parts.append(rows.assign(op="all_reduce", dtype=rows["allreduce_dtype"].map(DTYPE_NAMES)))
     if nccl is not None:
         _need(nccl, ["num_gpus", "message_size", "nccl_dtype", "op_name"], "nccl_perf")
         ops = {"all_reduce": "all_reduce", "all_gather": "all_gather", "alltoall": "all_to_all"}
-        rows = nccl.assign(op=nccl["op_name"].map(ops), dtype=nccl["nccl_dtype"].map(DTYPES))
+        rows = nccl.assign(op=nccl["op_name"].map(ops), dtype=nccl["nccl_dtype"].map(DTYPE_NAMES))
         skipped = rows["op"].isna() | rows["dtype"].isna()
         notes.append(f"nccl: {int(skipped.sum())} rows of other ops or dtypes skipped")
         parts.append(rows[~skipped])

@@ -53,11 +53,11 @@ from perfmodel.calibration import MIN_EFFICIENCY
 
 EFF_MIN, EFF_MAX = MIN_EFFICIENCY, 1.5
 #: Collectives are measured against the ring alpha-beta time, which one-shot all-reduce
-#: kernels beat by up to ~3x on small messages (2(n−1)α is 28 µs among 8 H100s at α = 2 µs;
-#: vLLM's custom all-reduce measures 12 µs): their efficiency may exceed 1 by that much.
+#: kernels beat by ~5x on small messages (2(n−1)α is 28 µs among 8 H100s at α = 2 µs; vLLM's
+#: custom all-reduce of 16 kB measures 5.3 µs there): their efficiency may exceed 1 that much.
 EFF_MAX_COMM = 10.0
 DECODER_MEMORY_OPS = ("add_rmsnorm", "silu_mul", "rope", "add")
-#: Curve key of decode attention over (units, bytes per unit); see `units_curve`.
+#: Curve key of decode attention over (units, bytes per unit); see `decode_curves`.
 UNITS_KEY = "attn_decode@units"
 #: perfmodel operator name → the profiled kernel that implements it (own efficiency curve).
 OP_KERNELS = {"norm": "add_rmsnorm", "act": "silu_mul", "rope": "rope"}
@@ -214,6 +214,29 @@ class HeadCurve:
 #: perfmodel's collective names → the profiled collective.
 COLLECTIVES = {"all_reduce": "all_reduce", "all_gather": "all_gather",
                "all_to_all": "all_to_all", "p2p": "send_recv"}  # fmt: skip
+
+
+def predicted_times(calibration, roofline: Roofline, rows: pd.DataFrame) -> np.ndarray:
+    """Time ``calibration`` gives each row of a profile table: its roofline / the efficiency
+    at its flops and bytes, with the shape perfmodel would pass for such an op (decode
+    attention: batch, KV length, heads; a collective: its name and ranks). Rows are evaluated
+    in groups of one class, dtype, op and head shape, so a table costs a few vectorized calls."""
+    eff = np.empty(len(rows))
+    by_profiled = {profiled: name for name, profiled in COLLECTIVES.items()}
+    keys = ["op_class", "dtype", "op", "heads", "kv_heads", "head_dim", "world_size"]
+    for (op_class, dtype, op, h, h_kv, d, ranks), idx in rows.groupby(keys).indices.items():
+        group = rows.iloc[idx]
+        shape = None
+        if op == "attn_decode":
+            shape = {"batch": group["batch"].to_numpy(float), "heads": h, "kv_heads": h_kv,
+                     "kv_len": group["kv_len"].to_numpy(float), "head_dim": d}  # fmt: skip
+        elif op_class == "comm":
+            shape = {"collective": by_profiled.get(op, op), "ranks": ranks}
+        eff[idx] = calibration.efficiency(
+            op_class, dtype, group["flops"].to_numpy(float), group["bytes"].to_numpy(float),
+            op=None, shape=shape,
+        )  # fmt: skip
+    return roofline.time(rows) / eff
 
 
 def comm_key(op: str, ranks: int) -> str:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from perfmodel.profiling import calibrate
+from perfmodel.profiling._torch import TORCH_DTYPES
 from perfmodel.profiling.accelerator import catalog_entry, derive_accelerator
 from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.ops import OP_CLASSES, OPS, SHAPE_COLUMNS
@@ -32,6 +33,7 @@ DTYPE_FALLBACK = {"fp8": "bf16", "bf16": "fp16", "fp16": "fp32", "tf32": "fp32"}
 #: On a GPU fp16 and bf16 run at one tensor-core rate: a GPU profile measured in one of them
 #: (published tables are bf16) serves the other before falling back to fp32.
 GPU_SIBLING = {"fp16": "bf16", "bf16": "fp16"}
+DTYPES = tuple(TORCH_DTYPES)  # fp32, bf16, fp16, fp8
 
 
 class ProfileRow(BaseModel):
@@ -41,7 +43,7 @@ class ProfileRow(BaseModel):
 
     op: Literal[tuple(OPS)]  # type: ignore[valid-type]
     op_class: Literal[OP_CLASSES]  # type: ignore[valid-type]
-    dtype: Literal["fp32", "bf16", "fp16", "fp8"]
+    dtype: Literal[DTYPES]  # type: ignore[valid-type]
     device: str = Field(min_length=1)
     m: int = Field(ge=0)
     n: int = Field(ge=0)
@@ -305,7 +307,7 @@ def _plainly_valid(table: pd.DataFrame) -> bool:
     labels = (
         table["op"].isin(list(OPS)).all()
         and table["op_class"].isin(list(OP_CLASSES)).all()
-        and table["dtype"].isin(["fp32", "bf16", "fp16", "fp8"]).all()
+        and table["dtype"].isin(DTYPES).all()
         and (table["device"].astype(str).str.len() > 0).all()
         and (table["repeats"] >= 1).all()
     )

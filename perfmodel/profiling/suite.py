@@ -222,15 +222,12 @@ def _time_cases(
                 _note_untimed(cases[done:], notes)
                 break
             bar.update(task, description=f"{case.op} {case.dtype}")
-            try:
-                kernel = case.build(device)
-                timing = time_kernel(kernel, device, policy)
+            try:  # the kernel (and its tensors) lives only for its timing
+                timing = time_kernel(case.build(device), device, policy)
             except Exception as exc:  # one bad case must not lose a whole device run
                 failed[f"{case.op} {case.dtype}: {type(exc).__name__}: {str(exc)[:60]}"] += 1
                 _release(device)
                 continue
-            finally:
-                kernel = None
             rows.append(
                 {
                     "op": case.op,

@@ -202,11 +202,11 @@ def revalidate(path: str | Path, profile: Profile, config: str | Path | None = N
     with ``profile`` and today's perfmodel: the measured decoder times are data, so a change
     of the model is checked against a GPU run without the GPU. ``config``: the decoder's HF
     config (default: the bundled model of the stored name, else the shipped validation one)."""
-    from perfmodel import ModelSpec, get_model
+    from perfmodel import ModelSpec
 
     stored = _read_stored(Path(path))
     name = stored["model"]
-    spec = ModelSpec.from_hf_config(config) if config else _spec_named(name, get_model)
+    spec = ModelSpec.from_hf_config(config) if config else spec_named(name)
     dtype = stored.get("dtype") or ("bf16" if profile.provenance.device_type == "cuda" else "fp32")
     frame = compare(spec, profile.reference, profile, pd.DataFrame(stored["points"]), dtype)
     threads = int(stored.get("threads", 0))
@@ -237,8 +237,10 @@ def _read_stored(path: Path) -> dict[str, Any]:
     return stored
 
 
-def _spec_named(name: str, get_model):
-    from perfmodel import ModelSpec
+def spec_named(name: str):
+    """The ModelSpec of a shipped validation config (configs/validate-*.json) or bundled
+    model called ``name``."""
+    from perfmodel import ModelSpec, get_model
 
     for path in validation_configs():
         spec = ModelSpec.from_hf_config(path)
