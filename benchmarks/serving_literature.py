@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/serving_literature.py [--markdown] [--sources] [--sensitivity]
                                               [--calibration default|ideal]
+                                              [--engine matching|none]
 
 Each setup below encodes, as data, one number a paper reports: the model, GPU, plan, scheduler,
 request-length statistics and SLO of the experiment, the published value, where it was read
@@ -83,6 +84,7 @@ class Case:
     scheduler: dict = field(default_factory=lambda: {"kind": "continuous"})
     tp: int = 1
     gpus: int = 1
+    engine: str = "vllm-0.2"  # every paper here measured vLLM 0.2-0.4 (or a fork of it)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,9 @@ def workload(key: str) -> Workload:
     return WORKLOADS[key]()
 
 
+ENGINE = {"mode": "matching"}  # "matching": each case's engine profile; "none": GPU time only
+
+
 def max_rate(case: Case, slo: dict, calibration: str) -> MaxRate:
     """planner.serving.max_rate_under_slo for one case and one SLO."""
     return max_rate_under_slo(
@@ -240,6 +245,7 @@ def max_rate(case: Case, slo: dict, calibration: str) -> MaxRate:
         plan=pm.Parallelism(tp=case.tp),
         scheduler=case.scheduler,
         calibration=calibration,
+        engine=None if ENGINE["mode"] == "none" else case.engine,
     )
 
 
@@ -269,6 +275,7 @@ def rows(calibration: str) -> list[dict]:
             {
                 "#": i,
                 "setup": s.name,
+                "engine": "none" if ENGINE["mode"] == "none" else s.case.engine,
                 "unit": s.unit,
                 "published": f"{'' if s.bound == '=' else s.bound}{s.published:.3g}",
                 "predicted": f"{value:.3g}",
@@ -337,7 +344,14 @@ def main() -> None:
     ap.add_argument("--calibration", default="default", help="'default' or 'ideal'")
     ap.add_argument("--sources", action="store_true", help="also list sources per row")
     ap.add_argument("--sensitivity", action="store_true", help="also vary lengths and SLOs")
+    ap.add_argument(
+        "--engine",
+        default="matching",
+        choices=["matching", "none"],
+        help="each row's engine profile (matching) or GPU time only (none)",
+    )
     args = ap.parse_args()
+    ENGINE["mode"] = args.engine
     np.seterr(invalid="ignore")
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     render = render_markdown if args.markdown else render_text
@@ -347,7 +361,7 @@ def main() -> None:
     if args.sensitivity:
         print("\nvalue (predicted / published)\n" + render(sensitivity(args.calibration)))
     machine = f"{platform.platform()}  python {platform.python_version()}"
-    print(f"\ncalibration={args.calibration}  {machine}")
+    print(f"\ncalibration={args.calibration}  engine={args.engine}  {machine}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from operator import mul
 import numpy as np
 
 from .calibration import MIN_EFFICIENCY, Efficiencies
+from .host import HostCosts
 from .ops import build_ops, touched_fraction
 from .roofline import comm_roofline, peak
 from .shape import StepShape
@@ -32,7 +33,9 @@ class StepTimeModel:
     ``time(X)`` takes an (n, 9) array of StepShape aggregates (columns in ``FIELDS`` order) and
     returns n step times (s), pipeline factor included; ``decode`` / ``prefill`` are shortcuts."""
 
-    def __init__(self, model, hardware, parallelism=None, quant=None, calibration="default"):
+    def __init__(
+        self, model, hardware, parallelism=None, quant=None, calibration="default", engine=None
+    ):
         from .step import _setup
 
         self.setup = s = _setup(model, hardware, parallelism, quant, calibration)
@@ -40,6 +43,8 @@ class StepTimeModel:
         m, pp = s.par.microbatches, s.par.pp
         self.mb, self.factor = 1.0 / m, (m + pp - 1) / pp
         self._compile()
+        costs = HostCosts(engine, s.hardware, self.collectives) if engine is not None else None
+        self.host = costs if costs is not None and costs.adds_time else None
 
     def _compile(self) -> None:
         k = len(FIELDS)
@@ -64,6 +69,7 @@ class StepTimeModel:
         self.resident = np.array([op.resident for op in ops])
         self.count = np.array([op.count for op in ops])
         self.is_comm = np.array([op.kind == "comm" for op in ops])
+        self.collectives = float(self.count[self.is_comm].sum())  # per step, every layer
         self.inv_peak = np.array(
             [0.0 if op.kind == "comm" else 1.0 / peak(self.hardware, op.dtype) for op in ops]
         )
@@ -76,8 +82,18 @@ class StepTimeModel:
         )
 
     def time(self, X) -> np.ndarray:
-        """Step times for the aggregate rows of X (n x 9), as estimate_grid would give them."""
-        X = np.atleast_2d(np.asarray(X, dtype=float)) * self.mb
+        """Step times for the aggregate rows of X (n x 9): estimate_grid's GPU time, plus the
+        engine's padding and host time when one is given (perfmodel.host)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if self.host is None:
+            return self._gpu(X)
+        graphed = self.host.graphed(X)
+        gpu = self._gpu(self.host.pad(X, graphed)) * self.host.gpu_scale
+        return gpu + self.host.host(X, graphed)
+
+    def _gpu(self, X: np.ndarray) -> np.ndarray:
+        """GPU time of the rows (the operator catalog's roofline, calibrated)."""
+        X = X * self.mb
         flops, act = X @ self.F, X @ self.A
         gate = (flops + act) > 0
         weight = X @ self.W + gate * self.W0
@@ -98,12 +114,15 @@ class StepTimeModel:
         efficiencies, routed experts or communication among the ops those columns touch).
         One step row costs microseconds instead of a dozen numpy calls."""
         cols = list(cols)
+        if self.host is not None and set(cols) & {0, 1, 2}:
+            return None
         touched = np.flatnonzero(
             np.abs(np.vstack([self.F[cols], self.A[cols], self.W[cols], self.K[cols]])).sum(0)
         )
         if self.const_eff is None or (self.experts | self.is_comm)[touched].any():
             return None
         bw, mb = self.hardware.mem_bandwidth, self.mb
+        factor = self.factor * (self.host.gpu_scale if self.host is not None else 1.0)
         terms = [
             (
                 tuple(mb * self.F[cols, i]),
@@ -125,7 +144,7 @@ class StepTimeModel:
                 nbytes = sum(map(mul, w, x)) + act + (c0 if gate else 0.0)
                 if flops + nbytes > 0:
                     total += max(flops * inv_peak, nbytes / bw) / eff + overhead
-            return total * self.factor
+            return total * factor
 
         return time
 

@@ -11,7 +11,7 @@ import typer
 
 import hardware_specs
 import perfmodel
-from planner import cli_plan, cli_profiling, cli_serve
+from planner import cli_fit, cli_plan, cli_profiling, cli_serve
 from planner.output import Format, console, emit, fail, guarded
 
 app = typer.Typer(
@@ -111,6 +111,13 @@ def estimate(
     calibration: Annotated[
         str, typer.Option(help="ideal | default | a measured profile (shipped name or dir).")
     ] = "default",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Serving engine whose host time and graphs the step adds "
+            "(capplan engines list; 'none' for GPU time only)."
+        ),
+    ] = "vllm-v1",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Time, FLOPs, bytes, bound and memory of one engine step, per operator."""
@@ -125,18 +132,43 @@ def estimate(
     spec = perfmodel.get_model(model)
     base = perfmodel.step.default_quant(spec)
     quant = perfmodel.Quant(weights or base.weights, activations or base.activations, kv or base.kv)
+    seqs = step_batch(phase, batch, prompt_len, context_len, chunk)
+    par = perfmodel.Parallelism(tp=tp, pp=pp, ep=ep)
     est = perfmodel.estimate_step(
-        spec,
-        hardware,
-        step_batch(phase, batch, prompt_len, context_len, chunk),
-        parallelism=perfmodel.Parallelism(tp=tp, pp=pp, ep=ep),
-        quant=quant,
-        calibration=calibration,
+        spec, hardware, seqs, parallelism=par, quant=quant, calibration=calibration
     )
+    served = engine_step(spec, hardware, par, quant, calibration, engine, seqs)
     if fmt is not Format.table:
-        emit(est.to_frame(), fmt, payload=est.to_dict())
+        emit(est.to_frame(), fmt, payload=est.to_dict() | {"engine_step": served})
         return
     _print_estimate(est, phase)
+    if served:
+        console.print(
+            f"with engine {served['engine']}: {served['time_s'] * 1e3:.3f} ms per step "
+            f"(GPU {served['gpu_s'] * 1e3:.3f} ms incl. graph padding, host "
+            f"{served['host_s'] * 1e3:.3f} ms)"
+        )
+
+
+def engine_step(model, hardware, par, quant, calibration, engine: str, seqs) -> dict | None:
+    """The step's time under a serving-engine profile: GPU time (graph padding included)
+    and exposed host time (perfmodel.host); None for engine 'none'."""
+    if engine.lower() == "none":
+        return None
+    import numpy as np
+
+    from hardware_specs.engines import get_engine
+    from perfmodel.compiled import FIELDS, StepTimeModel
+    from perfmodel.shape import StepShape
+
+    prof = get_engine(engine)
+    steps = StepTimeModel(model, hardware, par, quant, calibration, prof)
+    new, cached = zip(*seqs)
+    shape = StepShape.from_sequences(list(new), list(cached), steps.model)
+    row = np.column_stack([getattr(shape, f) for f in FIELDS])
+    total = float(steps.time(row)[0])
+    host = float(steps.host.host(row, steps.host.graphed(row))[0]) if steps.host else 0.0
+    return {"engine": prof.label, "time_s": total, "gpu_s": total - host, "host_s": host}
 
 
 def _print_estimate(est: perfmodel.StepEstimate, phase: Phase) -> None:
@@ -179,6 +211,7 @@ def table_title(est, phase: Phase) -> str:
 cli_serve.register(app, guarded)
 cli_profiling.register(app)
 cli_plan.register(app)
+cli_fit.register(app, guarded)
 
 
 def main() -> None:  # pragma: no cover - console entry

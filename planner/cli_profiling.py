@@ -103,12 +103,28 @@ def validate_cmd(
             "beside a shipped profile): predict its measured points again, no torch needed."
         ),
     ] = None,
+    serving: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serving level: a results file (vLLM bench serve / GuideLLM / genai-perf JSON "
+            "or capplan CSV); predicts every point under its engine profile, no torch needed."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="With --serving: the engine of the runs, if unrecorded.")
+    ] = None,
 ) -> None:
-    """Time the reference decoder and compare with ideal / default / calibrated predictions."""
+    """Time the reference decoder and compare with ideal / default / calibrated predictions
+    (kernel and step level), or predict a serving results file (--serving)."""
     from perfmodel.profiling import run_validation
     from perfmodel.profiling._torch import require_torch
     from perfmodel.profiling.validate import ValidationGrid, revalidate
 
+    if serving:
+        from planner.cli_fit import validate_serving_cmd
+
+        validate_serving_cmd(serving, engine, fmt.value, html)
+        return
     if measured:
         prof = _load_for_validation(profile)
         if prof.provenance.device_type == "cpu":

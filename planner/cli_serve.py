@@ -28,18 +28,26 @@ def load_workload(spec: str) -> Workload:
 
 
 def scheduler_spec(
-    kind, max_num_seqs, token_budget, batch_size, prefill_replicas, decode_replicas
+    kind,
+    max_num_seqs,
+    token_budget,
+    batch_size,
+    prefill_replicas,
+    decode_replicas,
+    memory_utilization=None,
 ) -> dict:
-    spec = {"kind": kind}
-    if kind in ("continuous", "chunked", "disaggregated"):
+    """The scheduler options given on the command line; what is left unset (None) comes from
+    the engine profile (hardware_specs.engines) or the scheduler's defaults."""
+    spec = {"kind": kind, "memory_utilization": memory_utilization}
+    if kind in (None, "continuous", "chunked", "disaggregated"):
         spec["max_num_seqs"] = max_num_seqs
-    if kind == "chunked":
+    if kind in (None, "chunked"):
         spec["token_budget"] = token_budget
     if kind == "static":
         spec["batch_size"] = batch_size
     if kind == "disaggregated":
         spec |= {"prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas}
-    return spec
+    return {k: v for k, v in spec.items() if v is not None}
 
 
 def _ms(x: float) -> float:
@@ -80,12 +88,28 @@ def register(app: typer.Typer, guarded) -> None:
         slo_e2e: Annotated[float | None, Opt(help="End-to-end target, seconds.")] = None,
         slo_tbt: Annotated[float | None, Opt(help="Time-between-tokens target, seconds.")] = None,
         percentile: Annotated[float, Opt(help="SLO percentile (0.5, 0.9, 0.99; 0 = mean).")] = 0.9,
+        engine: Annotated[
+            str, Opt(help="Serving engine profile (capplan engines list; 'none': GPU only).")
+        ] = "vllm-v1",
         scheduler: Annotated[
-            str, Opt(help="continuous | chunked | static | disaggregated.")
-        ] = "continuous",
-        max_num_seqs: Annotated[int, Opt(help="Sequence slots.")] = 256,
-        token_budget: Annotated[int, Opt(help="Chunked prefill token budget.")] = 512,
-        batch_size: Annotated[int, Opt(help="Static batch size.")] = 8,
+            str | None,
+            Opt(help="continuous | chunked | static | disaggregated (default: the engine's)."),
+        ] = None,
+        max_num_seqs: Annotated[int | None, Opt(help="Sequence slots (engine default).")] = None,
+        token_budget: Annotated[
+            int | None, Opt(help="Chunked prefill token budget (engine default).")
+        ] = None,
+        batch_size: Annotated[int | None, Opt(help="Static batch size.")] = None,
+        memory_utilization: Annotated[
+            float | None, Opt(help="Share of GPU memory the engine may use (engine default).")
+        ] = None,
+        quant: Annotated[
+            str | None, Opt(help="Weight dtype, e.g. fp8 (W8A8) or int4 (default: checkpoint).")
+        ] = None,
+        concurrency: Annotated[
+            int | None, Opt(help="Closed loop of this many clients instead of an open rate.")
+        ] = None,
+        replicas: Annotated[int, Opt(help="Replicas sharing the rate (round robin).")] = 1,
         prefill_replicas: Annotated[int, Opt(help="Disaggregated: prefill replicas.")] = 1,
         decode_replicas: Annotated[int, Opt(help="Disaggregated: decode replicas.")] = 1,
         tp: Annotated[int, Opt(help="Tensor parallel size.")] = 1,
@@ -103,23 +127,38 @@ def register(app: typer.Typer, guarded) -> None:
         """Latency percentiles, capacity and max rate under an SLO of one replica."""
         import perfmodel
 
+        if replicas < 1:
+            raise ValueError(f"--replicas must be >= 1, got {replicas}")
         engine = Engine.build(
             model,
             hardware,
             perfmodel.Parallelism(tp=tp, pp=pp),
             scheduler_spec(
-                scheduler, max_num_seqs, token_budget, batch_size, prefill_replicas, decode_replicas
+                scheduler,
+                max_num_seqs,
+                token_budget,
+                batch_size,
+                prefill_replicas,
+                decode_replicas,
+                memory_utilization,
             ),
+            quant=weight_quant(model, quant),
             calibration=calibration,
+            engine=None if engine.lower() == "none" else engine,
         )
         prep = prepare(engine, load_workload(workload))
+        if concurrency is not None:
+            _emit_closed(engine, prep, concurrency, replicas, fmt)
+            return
         slo = None
-        if slo_ttft or slo_tpot or slo_e2e:
-            slo = SLO(
-                ttft_s=slo_ttft, tpot_s=slo_tpot, e2e_s=slo_e2e, percentile=percentile or None
-            )
+        targets = {"ttft_s": slo_ttft, "tpot_s": slo_tpot, "e2e_s": slo_e2e, "tbt_s": slo_tbt}
+        for name, value in targets.items():
+            if value is not None and not value > 0:
+                raise ValueError(f"--slo-{name[:-2]} must be > 0 seconds, got {value}")
+        if any(v is not None for v in targets.values()):
+            slo = SLO(**targets, percentile=percentile or None)
         capacity = analyze(engine, prep, 1e-9).capacity
-        rate = rate if rate is not None else 0.7 * capacity
+        rate = (rate if rate is not None else 0.7 * capacity * replicas) / replicas
         reports = {"analytic": analyze(engine, prep, rate, slo)}
         if simulate:
             from planner.serving.simulate import simulate as run_sim
@@ -135,14 +174,67 @@ def register(app: typer.Typer, guarded) -> None:
             sweep_figure(frame, f"{engine.model.name} on {engine.hardware.name}").write_html(
                 sweep, include_plotlyjs=True
             )
-        _emit(reports, best, fmt)
+        _emit(reports, best, fmt, band_rows(reports["analytic"], best))
 
 
-def _emit(reports: dict, best, fmt: Format) -> None:
+def band_rows(report, best) -> list[dict]:
+    """The 80% bands (planner.fit.bands) of the answers a user acts on; [] without an engine
+    profile or shipped bands."""
+    from planner.fit.bands import bands
+
+    b = bands()
+    if b is None or report.engine.startswith("none"):
+        return []
+    items = [("capacity req/s", report.capacity, "throughput")]
+    items += [("max rate under SLO req/s", best.rate, "throughput")] if best else []
+    if not report.overloaded:
+        items += [("mean TTFT s", report.ttft.mean, "latency"),
+                  ("mean TPOT s", report.tpot.mean, "latency")]  # fmt: skip
+    rows = []
+    for name, value, cls in items:
+        lo, hi = b.interval(value, cls)
+        rows.append({"answer": name, "capplan": value, "band_lo": lo, "band_hi": hi})
+    return rows
+
+
+def weight_quant(model: str, quant: str | None):
+    """perfmodel.Quant for --quant (fp8 runs W8A8, other weight formats keep activations)."""
+    if quant is None:
+        return None
+    import perfmodel
+
+    base = perfmodel.step.default_quant(perfmodel.get_model(model))
+    acts = "fp8" if quant == "fp8" else base.activations
+    return perfmodel.Quant(quant, acts, base.kv)
+
+
+def _emit_closed(engine, prep, concurrency: int, replicas: int, fmt: Format) -> None:
+    """A closed loop of ``concurrency`` clients spread over the replicas."""
+    from planner.serving.loads import closed_loop
+
+    res = closed_loop(engine, prep, concurrency / replicas)
+    frame = pd.DataFrame(
+        [
+            {"metric": "requests/s", "value": res.request_s * replicas},
+            {"metric": "output tok/s", "value": res.output_tok_s * replicas},
+            {"metric": "mean TTFT ms", "value": res.ttft_mean_s * 1e3},
+            {"metric": "mean TPOT ms", "value": res.tpot_mean_s * 1e3},
+            {"metric": "mean E2E ms", "value": res.e2e_mean_s * 1e3},
+        ]
+    )
+    title = (
+        f"{engine.model.name} on {engine.hardware.name} x{replicas}, engine "
+        f"{engine.engine_label}, closed loop of {concurrency} clients"
+    )
+    emit(frame, fmt, title, payload=res.to_dict() | {"replicas": replicas})
+
+
+def _emit(reports: dict, best, fmt: Format, bands: list[dict] | None = None) -> None:
     a = reports["analytic"]
     if fmt is Format.json:
         payload = {k: r.to_dict() for k, r in reports.items()}
         payload["max_rate_under_slo"] = best.to_dict() if best else None
+        payload["bands_80"] = bands or []
         print(json.dumps(payload, indent=2, default=str))
         return
     frame = report_frame(reports)
@@ -152,7 +244,7 @@ def _emit(reports: dict, best, fmt: Format) -> None:
     console.print(
         f"[bold]{a.model}[/] on [bold]{a.hardware}[/], {a.scheduler} scheduler, "
         f"{a.rate:.3g} req/s offered, capacity {a.capacity:.3g} req/s "
-        f"(utilization {a.utilization:.0%})\nkernel data: {a.calibration}"
+        f"(utilization {a.utilization:.0%})\nengine: {a.engine}; kernel data: {a.calibration}"
     )
     emit(frame, Format.table, "latency (ms)")
     console.print(
@@ -172,3 +264,6 @@ def _emit(reports: dict, best, fmt: Format) -> None:
         console.print(f"[yellow]{share:.1%} of requests not servable: {reason}[/]")
     if best:
         console.print(("max rate under SLO: " if best.feasible else "") + best.reason)
+    if bands:
+        title = "80% band of the measured value (leave-one-source-out residuals of the fit)"
+        emit(pd.DataFrame(bands), Format.table, title)

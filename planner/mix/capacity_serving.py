@@ -25,10 +25,48 @@ from planner.mix.traffic import Buckets
 SERVING_PERCENTILES = (0.5, 0.9, 0.99)
 
 
+def derating(pessimistic: bool) -> float:
+    """The factor on every max rate: 1, or the low end of the throughput band (1 / r90)."""
+    if not pessimistic:
+        return 1.0
+    from planner.fit.bands import bands
+
+    b = bands()
+    if b is None:
+        raise PlanSpecError("pessimistic: no error bands are shipped (benchmarks/serving_fit.py)")
+    return b.pessimistic(1.0, "throughput")
+
+
+def hardware_key(name: str) -> str:
+    """A GPU type's catalog name (aliases resolved), for matching plan entries."""
+    import hardware_specs
+
+    try:
+        return hardware_specs.get(name).name
+    except hardware_specs.UnknownHardwareError:
+        return name
+
+
 class ServingCapacity:
     """Capacity provider backed by ``planner.serving.max_rate_under_slo``."""
 
-    name = "serving"
+    @property
+    def name(self) -> str:
+        """What the report says the capacities come from: the serving model, its engine
+        profile(s), kernel data and whether the rates are derated to the band's low end."""
+        from hardware_specs.engines import get_engine
+
+        def label(e):
+            return (
+                "none (GPU time only)" if e is None or e.lower() == "none" else get_engine(e).label
+            )
+
+        per_gpu = "".join(f"; {g}: {label(e)}" for g, e in self.engines.items())
+        derated = f"; rates x{self.derate:.3g} (pessimistic band)" if self.derate != 1 else ""
+        return (
+            f"serving model, engine {label(self.engine)}{per_gpu}, "
+            f"calibration {self.calibration}{derated}"
+        )
 
     def __init__(
         self,
@@ -36,17 +74,36 @@ class ServingCapacity:
         scheduler: Any = None,
         weights: str | None = None,
         kv: str | None = None,
+        engine: str | None = None,
+        engines: dict[str, str] | None = None,
+        pessimistic: bool = False,
     ) -> None:
         self.calibration = calibration
         self.scheduler = scheduler
         self.weights = weights
         self.kv = kv
+        self.engine = engine
+        self.engines = {hardware_key(k): v for k, v in (engines or {}).items()}
+        self.derate = derating(pessimistic)
         self._engine = lru_cache(maxsize=None)(self._build_engine)
         self._rate = lru_cache(maxsize=None)(self._max_rate)
 
     @classmethod
     def from_spec(cls, spec: ServingCapacitySpec) -> ServingCapacity:
-        return cls(spec.calibration, spec.scheduler, spec.weights, spec.kv)
+        return cls(
+            spec.calibration,
+            spec.scheduler,
+            spec.weights,
+            spec.kv,
+            spec.engine,
+            spec.engines,
+            spec.pessimistic,
+        )
+
+    def engine_of(self, gpu: str) -> str | None:
+        """The serving-engine profile of a GPU type's pools (None: GPU time only)."""
+        name = self.engines.get(hardware_key(gpu), self.engine)
+        return None if name is None or name.lower() == "none" else name
 
     # ---- engines and SLOs ------------------------------------------------------------------
     def _build_engine(self, model: str, gpu: str, tp: int, pp: int) -> Any:
@@ -64,7 +121,13 @@ class ServingCapacity:
             quant = pm.Quant(self.weights or base.weights, base.activations, self.kv or base.kv)
         try:
             return engine_for(
-                spec, gpu, pm.Parallelism(tp=tp, pp=pp), self.scheduler, quant, self.calibration
+                spec,
+                gpu,
+                pm.Parallelism(tp=tp, pp=pp),
+                self.scheduler,
+                quant,
+                self.calibration,
+                self.engine_of(gpu),
             )
         except pm.PerfModelError as exc:
             return str(exc)
@@ -97,7 +160,7 @@ class ServingCapacity:
                 f"{inp + out} tokens exceed the KV cache of one replica ({engine.kv_tokens} tokens)"
             )
         res = max_rate_under_slo(engine, None, Workload.fixed(inp, out), self.serving_slo(slo))
-        rate = float(res.rate) if res.feasible else 0.0
+        rate = float(res.rate) * self.derate if res.feasible else 0.0
         return rate, None if rate > 0 else res.reason
 
     # ---- provider protocol -----------------------------------------------------------------

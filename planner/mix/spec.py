@@ -269,6 +269,26 @@ class ServingCapacitySpec(_Strict):
     scheduler: str | None = None
     weights: str | None = Field(None, description="weight dtype, e.g. fp8 (default: checkpoint)")
     kv: str | None = Field(None, description="KV-cache dtype")
+    engine: str = Field("vllm-v1", description="serving engine of every pool ('none': GPU only)")
+    engines: dict[str, str] = Field(
+        default_factory=dict, description="per GPU type: its serving engine (overrides engine)"
+    )
+    pessimistic: bool = Field(
+        False,
+        description="plan at the low end of the 80% throughput band of the engine fit "
+        "(planner.fit.bands), so the SLO holds when capplan is as optimistic as it was on "
+        "held-out measurements",
+    )
+
+    @model_validator(mode="after")
+    def _known_engines(self) -> Self:
+        """Every engine name resolves (capplan engines list)."""
+        from hardware_specs.engines import get_engine
+
+        for name in (self.engine, *self.engines.values()):
+            if name.lower() != "none":
+                get_engine(name)
+        return self
 
 
 class CapacitySpec(_Strict):

@@ -219,8 +219,10 @@ def slots(engine: Engine) -> int:
 
 
 def n_cap(engine: Engine, p: Prepared) -> float:
-    """Largest mean decode batch: the slots, or the KV tokens over a sequence's mean KV."""
-    kv = engine.kv_tokens / (p.decode_context + engine.scheduler.block_size / 2)
+    """Largest mean decode batch: the slots, or the KV tokens over a sequence's mean KV (its
+    whole prompt + output when the engine reserves them at admission)."""
+    held = p.reserved_context if engine.admission == "prompt_and_output" else p.decode_context
+    kv = engine.kv_tokens / (held + engine.scheduler.block_size / 2)
     return max(1.0, min(float(slots(engine)), kv))
 
 

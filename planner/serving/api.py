@@ -24,11 +24,14 @@ CLIP = 10.0
 CLOSED_FORM = {"continuous": continuous, "static": static, "disaggregated": disaggregated}
 
 
-def engine_for(model, hardware, plan=None, scheduler=None, quant=None, calibration="default"):
-    """Build (or pass through) the Engine of one replica."""
+def engine_for(
+    model, hardware, plan=None, scheduler=None, quant=None, calibration="default", engine=None
+):
+    """Build (or pass through) the Engine of one replica; ``engine`` names the serving-engine
+    profile (hardware_specs.engines; None: GPU time only)."""
     if isinstance(model, Engine):
         return model
-    return Engine.build(model, hardware, plan, scheduler, quant, calibration)
+    return Engine.build(model, hardware, plan, scheduler, quant, calibration, engine)
 
 
 def _workload(workload) -> Workload:
@@ -111,6 +114,7 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         rejected=dict(prepared.rejected),
         notes=tuple(notes),
         calibration=engine.calibration,
+        engine=engine.engine_label,
     )
 
 
@@ -139,10 +143,11 @@ def evaluate(
     quant=None,
     calibration="default",
     slo: SLO | None = None,
+    engine=None,
 ) -> ServingReport:
     """ServingReport of one replica of ``model`` on ``hardware`` at ``rate`` requests/s."""
-    engine = engine_for(model, hardware, plan, scheduler, quant, calibration)
-    return analyze(engine, prepare(engine, _workload(workload)), rate, slo)
+    replica = engine_for(model, hardware, plan, scheduler, quant, calibration, engine)
+    return analyze(replica, prepare(replica, _workload(workload)), rate, slo)
 
 
 @dataclass(frozen=True)
@@ -191,12 +196,13 @@ def max_rate_under_slo(
     calibration="default",
     samples: int = SAMPLES,
     tol: float = 1e-3,
+    engine=None,
 ) -> MaxRate:
     """The largest rate meeting ``slo``: Brent's method on the log violation against the
     load odds t = log(ρ/(1 - ρ)), bracketed from ρ = 1/2 up in steps of 2 (ρ = 0.88, 0.98,
     ...); every evaluation uses the same random numbers, so the SLO metric is monotone in
     the rate. The rate is found to within ``tol`` of the capacity."""
-    engine = engine_for(model, hardware, plan, scheduler, quant, calibration)
+    engine = engine_for(model, hardware, plan, scheduler, quant, calibration, engine)
     prep = prepare(engine, _workload(workload))
     cap = analyze(engine, prep, 1e-9, samples=64).capacity  # rate-independent
     runs: dict[float, Latencies] = {cap * 1e-4: latencies(engine, prep, cap * 1e-4, samples, 0)}

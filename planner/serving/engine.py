@@ -8,17 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 
 import perfmodel as pm
+from hardware_specs.engines import EngineProfile, get_engine
 from perfmodel.compiled import StepTimeModel
 from perfmodel.memory import kv_bytes_per_token, memory_footprint
 from perfmodel.shape import layer_mean
 
-from .schedulers import Scheduler, parse_scheduler
+from .schedulers import Scheduler, engine_scheduler, parse_scheduler
 
 
 @dataclass(frozen=True)
 class Engine:
-    """A replica: ``steps`` gives iteration times; ``kv_tokens`` the KV-cache token capacity;
-    ``max_seqs`` the scheduler's sequence limit; ``max_context`` the model's context."""
+    """A replica: ``steps`` gives iteration times (the serving engine's padding and host time
+    included, perfmodel.host); ``kv_tokens`` the KV-cache token capacity; ``max_seqs`` the
+    scheduler's sequence limit; ``max_context`` the model's context; ``profile`` the serving
+    engine assumed (hardware_specs.engines)."""
 
     model: pm.ModelSpec
     hardware: object
@@ -28,6 +31,7 @@ class Engine:
     steps: StepTimeModel
     kv_tokens: int
     kv_bytes_per_token: float
+    profile: EngineProfile | None = None
 
     @property
     def calibration(self) -> str:
@@ -36,13 +40,32 @@ class Engine:
 
         return describe(self.steps.calibration)
 
+    @property
+    def engine_label(self) -> str:
+        """The serving engine assumed, e.g. 'vllm-v1 (vllm 0.8+ (V1))'; 'none' without one."""
+        return self.profile.label if self.profile is not None else "none (GPU time only)"
+
+    @property
+    def admission(self) -> str:
+        return self.profile.admission if self.profile is not None else "prompt"
+
     @classmethod
     def build(
-        cls, model, hardware, parallelism=None, scheduler=None, quant=None, calibration="default"
+        cls,
+        model,
+        hardware,
+        parallelism=None,
+        scheduler=None,
+        quant=None,
+        calibration="default",
+        engine=None,
     ) -> Engine:
-        sched = parse_scheduler(scheduler)
-        steps = StepTimeModel(model, hardware, parallelism, quant, calibration)
+        """The replica; ``engine`` names a serving-engine profile (None: GPU time only, the
+        scheduler's own defaults), whose scheduler defaults fill what ``scheduler`` leaves."""
+        profile = None if engine is None else get_engine(engine)
+        steps = StepTimeModel(model, hardware, parallelism, quant, calibration, profile)
         s = steps.setup
+        sched = parse_scheduler(engine_scheduler(profile, s.hardware, scheduler))
         fp = memory_footprint(s.model, s.hardware, s.par, s.quant, sched.memory_utilization)
         from perfmodel.plan_checks import check_fits
 
@@ -57,6 +80,7 @@ class Engine:
             steps,
             int(blocks * sched.block_size),
             kv_bytes_per_token(s.model, s.par, s.quant),
+            profile,
         )
 
     @property

@@ -65,6 +65,13 @@ class Prepared:
         ed = self.mean(self.D)
         return self.mean(self.D * (self.I + self.D / 2)) / ed if ed > 0 else self.mean(self.I)
 
+    @property
+    def reserved_context(self) -> float:
+        """Time-average KV a decoding sequence holds when its prompt and whole output are
+        reserved at admission (TensorRT-LLM's GUARANTEED_NO_EVICT): E[D (I + D + 1)] / E[D]."""
+        ed = self.mean(self.D)
+        return self.mean(self.D * (self.I + self.D + 1)) / ed if ed > 0 else self.mean(self.I)
+
 
 def prepare(engine: Engine, workload: Workload) -> Prepared:
     """Set aside requests longer than the model context or than the KV capacity."""

@@ -81,6 +81,7 @@ class ServingReport:
     tbt: Percentiles | None = None  # time between consecutive tokens (per token)
     ttft_mean_rse: float | None = None  # relative standard error of ttft.mean (batch means)
     calibration: str = ""  # which kernel data the step times used (perfmodel.describe)
+    engine: str = ""  # the serving-engine profile assumed (hardware_specs.engines)
 
     @property
     def utilization(self) -> float:

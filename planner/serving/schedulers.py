@@ -78,3 +78,19 @@ def parse_scheduler(spec) -> Scheduler:
 
         raise unknown("scheduler", kind, sorted(NAMES))
     return NAMES[kind](**{k: v for k, v in spec.items() if k != "kind"})
+
+
+def engine_scheduler(profile, hardware, spec):
+    """``spec`` with the fields it leaves unset taken from an engine profile's defaults on
+    ``hardware`` (hardware_specs.engines.EngineProfile.scheduler_for); an instance or a
+    missing profile passes through."""
+    if profile is None or isinstance(spec, _Sched):
+        return spec
+    base = profile.scheduler_for(hardware)
+    spec = {"kind": spec} if isinstance(spec, str) else dict(spec or {})
+    kind = str(spec.get("kind", base["kind"])).lower()
+    cls = NAMES.get(kind)
+    if cls is None:
+        return spec | {"kind": kind}  # parse_scheduler names the unknown kind
+    fields = set(cls.model_fields) - {"kind"}
+    return {k: v for k, v in base.items() if k in fields} | spec | {"kind": kind}

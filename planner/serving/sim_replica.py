@@ -243,6 +243,7 @@ class Replica(ABC):
             self.reqs.gen[rid] = self.reqs.O[rid]
             self.reqs.finish[rid] = self.clock
             self._release(rid, context)
+            self.inbox.finished(rid, self.clock)
         if done:
             self.c.mark(self.clock, self.rs.n)
 
@@ -270,6 +271,7 @@ class Replica(ABC):
         reqs.todo[rid] = 0
         if reqs.emit(rid, self.clock):
             self._release(rid, context)
+            self.inbox.finished(rid, self.clock)
         else:
             self.rs.add(rid, context, reqs.O[rid] - reqs.gen[rid])
             self.fresh[rid] = self.clock

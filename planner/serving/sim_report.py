@@ -112,6 +112,12 @@ def build_report(
     return _report(engine, res, rate, capacity, overloaded, idx, (t0, t1), slo, rejected, notes)
 
 
+def window_report(engine, res, rate, capacity, idx, span, slo, rejected, notes) -> ServingReport:
+    """The ServingReport of a run that is not overloaded, from measured requests ``idx`` and
+    the window ``span`` = (t0, t1) (closed loops, sim_closed, choose their own window)."""
+    return _report(engine, res, rate, capacity, False, idx, span, slo, rejected, notes)
+
+
 def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, notes):
     t0, t1 = span
     tpot = res.tpot[idx]
@@ -146,6 +152,7 @@ def _report(engine, res, rate, capacity, overloaded, idx, span, slo, rejected, n
         tbt=pct(gaps, tokens) if gaps.size else pct([0.0]),
         ttft_mean_rse=None if overloaded else mean_rse(res.ttft[idx], BATCHES, 20),
         calibration=engine.calibration,
+        engine=engine.engine_label,
     )
 
 

@@ -27,6 +27,18 @@ class Requests:
     def __len__(self) -> int:
         return len(self.P)
 
+    def add(self, t: float, input_tokens: int, output_tokens: int) -> int:
+        """Append a request arriving at t; returns its id (closed-loop sources)."""
+        self.arrival.append(float(t))
+        self.P.append(int(input_tokens))
+        self.O.append(int(output_tokens))
+        self.first.append(math.nan)
+        self.finish.append(math.nan)
+        self.preempt.append(0)
+        self.gen.append(0)
+        self.todo.append(int(input_tokens))
+        return len(self.P) - 1
+
     def emit(self, rid: int, t: float) -> bool:
         """One token of ``rid`` at time t; True when it was the last one (finish recorded)."""
         self.gen[rid] += 1
@@ -39,7 +51,9 @@ class Requests:
 
 
 class Inbox:
-    """Requests arriving at one replica, in non-decreasing time order."""
+    """Requests arriving at one replica, in non-decreasing time order (open arrivals: all
+    known in advance). A replica calls ``finished`` at each request's last token, so that a
+    closed-loop source (sim_closed.ClosedLoop) can issue the client's next request."""
 
     def __init__(self, times=(), rids=()):
         self.times = list(times)
@@ -53,6 +67,9 @@ class Inbox:
     def peek(self) -> float:
         """Time of the next arrival (inf when none)."""
         return self.times[self.i] if self.i < len(self.times) else math.inf
+
+    def finished(self, rid: int, t: float) -> None:
+        """Request ``rid`` emitted its last token at time t (open arrivals: nothing to do)."""
 
     def pop_until(self, t: float) -> list[int]:
         """Requests that have arrived by time t."""

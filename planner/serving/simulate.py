@@ -5,6 +5,8 @@ step times and paged-KV block accounting, to check the analytic serving model.
 - ``run_requests(engine, arrival, input_tokens, output_tokens)`` -> SimResult: per-request
   arrival / first token / finish times and preemptions, plus counters (iterations, prefill
   iterations, epochs, wall seconds, iterations per second).
+- Closed loops (N clients, each sending its next request when the last one finishes) are in
+  sim_closed (``simulate_closed``, ``run_closed``).
 
 Events are arrivals, finishes, KV shortages, prompt ends and sliding-window ageing; between
 them iterations are skipped in closed form (sim_replica, sim_running, sim_costs). The
@@ -139,9 +141,16 @@ def simulate(
     res = run_requests(engine, t[keep], ins[keep], outs[keep], exact)
 
     def probe() -> float:
-        replicas = getattr(engine.scheduler, "decode_replicas", 1)
-        n = min(keep.sum(), max(PROBE_MIN, 10 * engine.max_seqs * replicas))
-        zero = np.zeros(n)
-        return probe_capacity(run_requests(engine, zero, ins[keep][:n], outs[keep][:n], exact))
+        return probe_run(engine, ins[keep], outs[keep], exact)
 
     return build_report(engine, res, rate, warmup, probe, slo, rejected)
+
+
+def probe_run(engine: Engine, input_tokens, output_tokens, exact: bool = False) -> float:
+    """Saturated throughput (requests/s, sim_report.probe_capacity) of a probe run in which the
+    first max(PROBE_MIN, 10 x sequence slots x decode replicas) of the given requests (at
+    most all) arrive at time 0."""
+    replicas = getattr(engine.scheduler, "decode_replicas", 1)
+    n = min(len(input_tokens), max(PROBE_MIN, 10 * engine.max_seqs * replicas))
+    ins, outs = input_tokens[:n], output_tokens[:n]
+    return probe_capacity(run_requests(engine, np.zeros(n), ins, outs, exact))

@@ -57,3 +57,31 @@ def test_single_bucket_plan_meets_its_slo_at_the_planned_load():
         assert pool.utilization <= 1 + 1e-9
         # capacity = highest rate meeting the SLO, so at <= 100% load the SLO holds
         assert pool.ttft_s <= SLO.ttft_s * 1.01 and pool.tpot_s <= SLO.tpot_s * 1.01
+
+
+def test_the_engine_of_each_gpu_type_comes_from_the_plan_and_aliases_resolve():
+    provider = ServingCapacity(engine="vllm-v1", engines={"h100": "sglang", "a10g": "none"})
+    assert provider.engine_of("H100-SXM") == "sglang"
+    assert provider.engine_of("A10G") is None
+    assert provider.engine_of("L40S") == "vllm-v1"
+    assert "sglang" in provider.name and "vllm-v1" in provider.name
+
+
+def test_an_unknown_engine_in_a_plan_is_one_error_naming_it():
+    from planner.mix.spec import ServingCapacitySpec
+
+    with pytest.raises(ValueError, match="unknown engine 'vllm-9'"):
+        ServingCapacitySpec(engine="vllm-9")
+
+
+def test_pessimistic_plans_derate_every_rate_to_the_bands_low_end():
+    import yaml
+
+    from planner.fit.bands import BANDS
+
+    r90 = yaml.safe_load(BANDS.read_text())["bands"]["throughput"][1]
+    b = Buckets.from_pairs([(256, 128)], [1.0])
+    pool = Pool("H100-SXM", 2.99)
+    plain = ServingCapacity().capacity("llama-3.1-8b", pool, b, SLO).rate[0]
+    low = ServingCapacity(pessimistic=True).capacity("llama-3.1-8b", pool, b, SLO).rate[0]
+    assert low == pytest.approx(plain / r90)

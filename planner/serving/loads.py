@@ -1,0 +1,192 @@
+"""The loads published serving benchmarks measure, besides an open Poisson rate:
+
+- ``offline``: every request queued at once (vLLM ``benchmark_throughput``, MLPerf Offline,
+  batch-inference jobs). The replica runs saturated, so its throughput is the analytic
+  capacity (work-conserving stability, Li, Dai & Peng 2025); N requests take N / capacity.
+- ``closed_loop``: C clients each sending the next request when the last one ends, after a
+  think time Z (vLLM ``bench serve --max-concurrency``, GuideLLM concurrent, genai-perf).
+  Little's law for the closed population, C = X (E2E(X) + Z), is solved for the throughput
+  X with E2E(X) the analytic model's mean at the open rate X (an M/G-style approximation of
+  the closed loop's latencies at the same throughput; exact at C = 1 and at saturation, where
+  X tends to the capacity). TPOT is the open model's mean at that X; TTFT is E2E less the
+  open model's mean decode time (at saturation the surplus of E2E is the wait for a slot).
+  With one request size and no think time the clients move in lockstep (all C finish in the
+  same iteration and send again together; the simulator shows it, and so do benchmarks with
+  fixed lengths): the loop is a sequence of static batches of k = min(C, slots) requests,
+  X = k / T_batch(k), E2E = C / X, TTFT = E2E - the batch's decode time.
+- ``static_batch``: one batch of B equal requests (``generate()`` at batch B): the prompts
+  are prefilled in iterations of at most max_num_batched_tokens, then every decode step runs
+  the whole batch at its growing context: T = sum_k t_pre(k prompts) + sum_j t_d(B, I + j).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from .api import analyze
+from .engine import Engine
+from .prepared import Prepared
+from .report import ServingReport
+
+SAMPLES = 1024
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Throughput and mean latencies of one replica under one load (seconds, per second)."""
+
+    load: str  # offline | concurrency | batch
+    level: float  # clients (concurrency), batch size (batch), requests (offline)
+    request_s: float
+    output_tok_s: float
+    total_tok_s: float
+    ttft_mean_s: float
+    tpot_mean_s: float
+    e2e_mean_s: float
+    time_s: float  # offline: time to finish the requests; batch: the batch's latency
+    engine: str = ""
+    notes: tuple[str, ...] = ()
+    report: ServingReport | None = field(default=None, repr=False)  # closed loop: open model
+
+    def metric(self, name: str) -> float:
+        """A planner.fit.records metric name (request_s, output_tok_s, ..., batch_latency_s).
+        Percentiles (e.g. ttft_p90_s, itl_p50_s: the time between tokens) come from the
+        open model's report at the closed loop's throughput; without one, itl is the TPOT."""
+        alias = {"itl_mean_s": "tpot_mean_s", "batch_latency_s": "time_s"}
+        if name in alias or hasattr(self, name):
+            return float(getattr(self, alias.get(name, name)))
+        kind, stat, _ = name.split("_")
+        if self.report is None:  # a deterministic cycle: every request alike
+            return self.metric(f"{'tpot' if kind == 'itl' else kind}_mean_s")
+        return float(getattr(self.report, "tbt" if kind == "itl" else kind).get(stat))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("report")
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()
+        }
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([self.to_dict()])
+
+
+def _tokens(p: Prepared) -> tuple[float, float]:
+    """Mean generated (D + 1) and prompt tokens per request."""
+    return p.mean(p.D + 1), p.mean(p.I)
+
+
+def offline(engine: Engine, p: Prepared, n_requests: int | None = None) -> LoadResult:
+    """All requests queued: throughput at capacity; ``n_requests`` of them take n / capacity."""
+    rep = analyze(engine, p, 1e-9, samples=64)
+    cap, (eo, ei) = float(rep.capacity), _tokens(p)
+    n = float(n_requests) if n_requests else math.nan
+    time = n / cap if n_requests else math.nan
+    inf = math.inf
+    return LoadResult(
+        "offline",
+        n,
+        cap,
+        cap * eo,
+        cap * (eo + ei),
+        inf,
+        inf,
+        inf,
+        time,
+        engine.engine_label,
+        ("offline: latencies are not defined (all queued)",),
+    )
+
+
+def closed_loop(
+    engine: Engine,
+    p: Prepared,
+    concurrency: float,
+    think_s: float = 0.0,
+    samples: int = SAMPLES,
+) -> LoadResult:
+    """C clients in a closed loop (module docstring): X solves X (E2E(X) + Z) = C."""
+    if not (concurrency >= 1 and math.isfinite(concurrency)):
+        raise ValueError(f"concurrency must be a number of clients >= 1, got {concurrency!r}")
+    if not (think_s >= 0 and math.isfinite(think_s)):
+        raise ValueError(f"think time must be >= 0 seconds, got {think_s!r}")
+    if p.I.size == 1 and think_s == 0:
+        return _lockstep(engine, p, concurrency)
+    cap = analyze(engine, p, 1e-9, samples=64).capacity
+
+    def report(x: float):
+        return analyze(engine, p, x, samples=samples, rse=None)
+
+    def excess(log_odds: float) -> float:
+        x = cap / (1 + math.exp(-log_odds))
+        r = report(x)
+        if r.overloaded:
+            return math.inf
+        return math.log(x * (r.e2e.mean + think_s) / concurrency)
+
+    lo, hi = -30.0, 0.0
+    while excess(hi) < 0 and hi < 30:
+        lo, hi = hi, hi + 2.0
+    t = optimize.brentq(lambda u: min(excess(u), 50.0), lo, hi, xtol=1e-4) if hi < 30 else hi
+    x = float(cap / (1 + math.exp(-t)))
+    r = report(x)
+    eo, ei = _tokens(p)
+    e2e = concurrency / x - think_s  # = r.e2e.mean at the root; more when saturated
+    ttft = e2e - (r.e2e.mean - r.ttft.mean)  # the surplus is the wait for a slot
+    return LoadResult(
+        "concurrency",
+        float(concurrency),
+        x,
+        x * eo,
+        x * (eo + ei),
+        ttft,
+        r.tpot.mean,
+        e2e,
+        math.nan,
+        engine.engine_label,
+        (f"closed loop, {concurrency:g} clients, think {think_s:g} s",),
+        r,
+    )
+
+
+def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult:
+    """Closed loop of equal requests without think time: cohorts of static batches."""
+    from .analytic import n_cap
+
+    k = int(max(1, min(concurrency, math.floor(n_cap(engine, p)))))
+    batch = static_batch(engine, k, int(p.I[0]), int(p.D[0]) + 1)
+    x = k / batch.time_s
+    e2e = concurrency / x
+    eo, ei = _tokens(p)
+    return LoadResult("concurrency", float(concurrency), x, x * eo, x * (eo + ei),
+                      e2e - batch.time_s + batch.ttft_mean_s, batch.tpot_mean_s, e2e,
+                      math.nan, engine.engine_label,
+                      (f"closed loop, {concurrency:g} clients in lockstep (equal requests): "
+                       f"static batches of {k}",))  # fmt: skip
+
+
+def static_batch(engine: Engine, batch: int, input_tokens: int, output_tokens: int) -> LoadResult:
+    """One batch of ``batch`` requests of equal lengths (module docstring). A request's TTFT
+    is the end of its prefill group; its TPOT spreads the rest of the batch over its tokens."""
+    if batch < 1 or input_tokens < 1 or output_tokens < 1:
+        raise ValueError("batch, input_tokens and output_tokens must all be >= 1")
+    cap_tokens = getattr(engine.scheduler, "max_num_batched_tokens", None)
+    cap_tokens = getattr(engine.scheduler, "token_budget", cap_tokens) or input_tokens * batch
+    per_step = max(1, int(cap_tokens // input_tokens))
+    sizes = [per_step] * (batch // per_step) + ([batch % per_step] if batch % per_step else [])
+    pre = engine.steps.prefill(np.full(len(sizes), input_tokens), sizes)
+    ends, share = np.cumsum(pre), np.asarray(sizes) / batch  # group g's first token: ends[g]
+    ctx = input_tokens + np.arange(output_tokens - 1)
+    decode = float(np.sum(engine.steps.decode(np.full(ctx.size, batch), ctx))) if ctx.size else 0.0
+    total = float(ends[-1]) + decode  # every request ends with the last decode step
+    ttft = float(share @ ends)
+    tpot = float(share @ (total - ends)) / max(output_tokens - 1, 1)
+    rates = np.array([1, output_tokens, input_tokens + output_tokens]) * batch / total
+    return LoadResult("batch", float(batch), *map(float, rates), ttft, tpot, total, total,
+                      engine.engine_label)  # fmt: skip

@@ -1,0 +1,140 @@
+"""Fitting engine host terms through the serving model (planner.fit.fit)."""
+
+import pytest
+
+from hardware_specs.engines import Host, get_engine
+from planner.fit.fit import FitError, fit
+from planner.fit.predict import build, parse_slo, predict, setup_of
+from planner.fit.records import Measurement, MeasurementError, read_csv
+
+TRUE = Host(step_s=4e-3, per_seq_s=30e-6, per_token_s=2e-6)
+LOADS = [
+    {"load": "offline", "metric": "output_tok_s"},
+    {"load": "batch", "load_value": 1, "metric": "batch_latency_s"},
+    {"load": "batch", "load_value": 64, "metric": "batch_latency_s"},
+    {"load": "concurrency", "load_value": 16, "metric": "tpot_mean_s"},
+    {"load": "rate", "load_value": 5, "metric": "ttft_mean_s"},
+    {
+        "load": "batch",
+        "load_value": 8,
+        "metric": "batch_latency_s",
+        "input_tokens": 2000,
+        "output_tokens": 16,
+    },
+]
+
+
+def row(**k) -> Measurement:
+    base = {"source": "synthetic", "engine": "vllm", "engine_version": "0.6.0",
+            "model": "llama-3.1-8b", "hardware": "H100-SXM", "input_tokens": 512,
+            "output_tokens": 256, "value": 1.0}  # fmt: skip
+    return Measurement(**(base | k))
+
+
+def synthetic(host: Host) -> list[Measurement]:
+    """Rows whose values capplan computes under vllm-0.6 with the given host terms."""
+    prof = get_engine("vllm-0.6").model_copy(update={"host": host})
+    out = []
+    for spec in LOADS:
+        r = row(**spec)
+        out.append(r.model_copy(update={"value": predict(r, build(setup_of(r), prof))}))
+    return out
+
+
+def test_fit_recovers_known_host_terms_from_their_predictions():
+    res = fit(synthetic(TRUE))
+    got = res.profiles["vllm-0.6"].host
+    for name in ("step_s", "per_seq_s", "per_token_s"):
+        assert getattr(got, name) == pytest.approx(getattr(TRUE, name), rel=0.05), name
+    assert res.table.ratio.sub(1).abs().max() < 1e-3
+
+
+def test_fewer_runs_than_parameters_is_refused_with_the_number_needed():
+    with pytest.raises(FitError, match=r"2 distinct runs .* for 3 parameters.*need at least 3"):
+        fit(synthetic(TRUE)[:2])
+
+
+def test_rows_of_unknown_engines_are_skipped_not_fitted():
+    rows = [*synthetic(TRUE), row(engine="nanoflow", load="offline", metric="output_tok_s")]
+    res = fit(rows)
+    assert len(res.table) == len(LOADS)
+
+
+def test_slo_text_becomes_one_statistic_for_every_target():
+    slo = parse_slo("p90 ttft<=0.4s; p90 tpot<=0.04s")
+    assert (slo.ttft_s, slo.tpot_s, slo.percentile) == (0.4, 0.04, 0.9)
+    with pytest.raises(ValueError, match="one statistic"):
+        parse_slo("p90 ttft<=0.4s; mean tpot<=0.04s")
+
+
+def test_a_bad_csv_cell_is_named_by_file_line_and_column(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "source,engine,model,hardware,load,input_tokens,output_tokens,metric,value\n"
+        "x,vllm,llama-3.1-8b,H100-SXM,offline,512,256,output_tok_s,fast\n"
+    )
+    with pytest.raises(MeasurementError, match=r"m.csv, line 2, column value"):
+        read_csv(path)
+
+
+def test_an_unknown_metric_gets_a_did_you_mean():
+    with pytest.raises(ValueError, match="output_tok_s"):
+        row(load="offline", metric="output_toks")
+
+
+def test_fit_recovers_host_terms_from_simulated_closed_loop_runs():
+    """The issue's round trip: runs of the iteration-level simulator under a known profile
+    (closed loops of 1, 16 and 128 clients, two request sizes) fitted back by the analytic
+    model: every host term within 5%."""
+    from planner.serving import engine_for, simulate_closed
+    from planner.workload import Workload
+
+    prof = get_engine("vllm-0.6").model_copy(update={"host": TRUE})
+    replica = engine_for("llama-3.1-8b", "H100-SXM", engine=prof)
+    rows = []
+    for inp, out in [(512, 256), (2048, 64)]:
+        for c in (1, 16, 128):
+            sim = simulate_closed(replica, Workload.fixed(inp, out), c, n_requests=max(400, 8 * c))
+            got = {
+                "request_s": sim.rate,
+                "ttft_mean_s": sim.ttft.mean,
+                "tpot_mean_s": sim.tpot.mean,
+            }
+            rows += [row(load="concurrency", load_value=c, input_tokens=inp, output_tokens=out,
+                         metric=m, value=v) for m, v in got.items()]  # fmt: skip
+    host = fit(rows).profiles["vllm-0.6"].host
+    for name in ("step_s", "per_seq_s", "per_token_s"):
+        assert getattr(host, name) == pytest.approx(getattr(TRUE, name), rel=0.05), name
+
+
+def test_row_settings_change_the_replica_and_unknown_ones_are_named():
+    given = "chunked_prefill=true; max_num_batched_tokens=1024; max_num_seqs=64"
+    r = row(load="offline", metric="output_tok_s", settings=given)
+    replica = build(setup_of(r), get_engine("vllm-0.6"))
+    sched = replica.scheduler
+    assert (sched.kind, sched.token_budget, sched.max_num_seqs) == ("chunked", 1024, 64)
+    with pytest.raises(ValueError, match=r"enforce_eager=true.*not modelled"):
+        setup_of(row(load="offline", metric="output_tok_s", settings="enforce_eager=true"))
+
+
+def test_multi_step_pays_host_once_per_k_decode_steps_and_streams_in_bursts():
+    host = Host(step_s=5e-3)
+    prof = get_engine("vllm-0.6").model_copy(update={"host": host})
+    one = row(load="concurrency", load_value=8, metric="itl_p50_s")
+    ten = one.model_copy(update={"settings": "num_scheduler_steps=10"})
+    r1 = build(setup_of(one), prof)
+    r10 = build(setup_of(ten), prof)
+    # a decode step of 8 sequences: host 5 ms alone, 0.5 ms with 10 steps per scheduler call
+    gap = r1.decode_time(8, 600)[0] - r10.decode_time(8, 600)[0]
+    assert gap == pytest.approx(4.5e-3)
+    # vLLM's ITL is the gap between bursts: 10 decode steps
+    assert predict(ten, r10) == pytest.approx(10 * r10.decode_time(8, 512 + 128)[0], rel=0.05)
+
+
+def test_a_finite_offline_run_waits_half_its_requests_on_average():
+    r = row(load="offline", metric="ttft_mean_s", num_requests=1000)
+    replica = build(setup_of(r), get_engine("vllm-0.6"))
+    cap = predict(r.model_copy(update={"metric": "request_s"}), replica)
+    assert predict(r, replica) == pytest.approx(500 / cap)  # fluid queue: N / (2 mu)
+    p99 = r.model_copy(update={"metric": "ttft_p99_s"})
+    assert predict(p99, replica) == pytest.approx(990 / cap)

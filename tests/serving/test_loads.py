@@ -1,0 +1,106 @@
+"""Offline, closed-loop and static-batch loads (planner.serving.loads), against hand sums
+and the simulator."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from planner.serving import engine_for, prepare
+from planner.serving.api import analyze
+from planner.serving.loads import closed_loop, offline, static_batch
+from planner.workload import Workload
+
+
+@pytest.fixture(scope="module")
+def replica():
+    return engine_for("llama-3.1-8b", "H100-SXM", engine="vllm-0.6")
+
+
+@pytest.fixture(scope="module")
+def fixed(replica):
+    return prepare(replica, Workload.fixed(512, 128))
+
+
+def test_one_client_waits_for_its_prefill_and_its_own_decode_steps(replica, fixed):
+    res = closed_loop(replica, fixed, 1)
+    ctx = 512 + np.arange(127)
+    hand = replica.prefill_time([512])[0] + replica.decode_time(np.ones(127), ctx).sum()
+    assert res.e2e_mean_s == pytest.approx(hand, rel=0.02)
+    assert res.request_s == pytest.approx(1 / hand, rel=0.02)
+
+
+@pytest.mark.parametrize("clients", [4, 32, 200])
+def test_closed_loop_obeys_littles_law(replica, fixed, clients):
+    res = closed_loop(replica, fixed, clients, think_s=0.5)
+    assert res.request_s * (res.e2e_mean_s + 0.5) == pytest.approx(clients, rel=1e-3)
+
+
+def test_closed_loop_throughput_grows_with_clients_and_saturates_below_capacity(replica):
+    chat = prepare(replica, Workload.bundled("chat"))
+    cap = analyze(replica, chat, 1e-9).capacity
+    rates = [closed_loop(replica, chat, c).request_s for c in (1, 8, 64, 512, 4096)]
+    assert all(a < b * (1 + 1e-6) for a, b in itertools.pairwise(rates))
+    assert rates[-1] < cap and rates[-1] > 0.97 * cap
+
+
+def test_offline_runs_at_capacity_and_n_requests_take_n_over_it(replica, fixed):
+    cap = analyze(replica, fixed, 1e-9).capacity
+    res = offline(replica, fixed, 10_000)
+    assert res.request_s == pytest.approx(cap)
+    assert res.output_tok_s == pytest.approx(cap * 128)
+    assert res.time_s == pytest.approx(10_000 / cap)
+
+
+def test_static_batch_is_its_prefill_steps_plus_every_decode_step(replica):
+    # vllm-0.6 prefills at most 8192 tokens per step: 20 prompts of 1000 -> 8 + 8 + 4
+    res = static_batch(replica, 20, 1000, 64)
+    steps = replica.steps
+    prefill = steps.prefill(np.full(3, 1000), [8, 8, 4]).sum()
+    decode = replica.decode_time(np.full(63, 20), 1000 + np.arange(63)).sum()
+    assert res.time_s == pytest.approx(prefill + decode, rel=1e-9)
+    ends = np.cumsum(steps.prefill(np.full(3, 1000), [8, 8, 4]))  # each group's first token
+    assert res.ttft_mean_s == pytest.approx((8 * ends[0] + 8 * ends[1] + 4 * ends[2]) / 20)
+    assert res.output_tok_s == pytest.approx(20 * 64 / (prefill + decode))
+
+
+@pytest.mark.parametrize(
+    ("clients", "think", "match"),
+    [(0, 0.0, "concurrency"), (float("inf"), 0.0, "concurrency"), (4, -1.0, "think")],
+)
+def test_bad_closed_loop_input_is_one_clear_error(replica, fixed, clients, think, match):
+    with pytest.raises(ValueError, match=match):
+        closed_loop(replica, fixed, clients, think)
+
+
+@pytest.mark.parametrize("clients", [1, 16, 64])
+def test_closed_loop_throughput_and_latency_agree_with_the_simulator(replica, clients):
+    """Analytic closed loop vs the simulator's (same engine profile, chat lengths): throughput,
+    mean TPOT and mean E2E within 10%."""
+    from planner.serving import simulate_closed
+
+    wl = Workload.bundled("chat")
+    a = closed_loop(replica, prepare(replica, wl), clients)
+    s = simulate_closed(replica, wl, clients, n_requests=3000)
+    assert a.request_s == pytest.approx(s.rate, rel=0.10)
+    assert a.tpot_mean_s == pytest.approx(s.tpot.mean, rel=0.10)
+    assert a.e2e_mean_s == pytest.approx(s.e2e.mean, rel=0.10)
+
+
+def test_equal_requests_cycle_in_lockstep_as_in_the_simulator(replica):
+    from planner.serving import simulate_closed
+
+    a = closed_loop(replica, prepare(replica, Workload.fixed(2048, 64)), 16)
+    s = simulate_closed(replica, Workload.fixed(2048, 64), 16, n_requests=400)
+    assert a.request_s == pytest.approx(s.rate, rel=0.01)
+    assert a.ttft_mean_s == pytest.approx(s.ttft.mean, rel=0.02)
+    assert a.tpot_mean_s == pytest.approx(s.tpot.mean, rel=0.02)
+
+
+def test_offline_throughput_agrees_with_the_simulators_saturated_run(replica):
+    from planner.serving.simulate import probe_run
+
+    wl = Workload.bundled("chat")
+    ins, outs = wl.sample(3000, np.random.default_rng(0))
+    sim = probe_run(replica, ins, outs, False)
+    assert offline(replica, prepare(replica, wl)).request_s == pytest.approx(sim, rel=0.10)
