@@ -1,6 +1,6 @@
 """Speed of the analytic serving model: one evaluation and one max-rate-under-SLO search.
 
-Run:  python benchmarks/bench_serving.py [--repeats 7]
+Run:  python benchmarks/bench_serving.py [--repeats 7] [--engine vllm-v1|none|...]
 The engine (step-time model, KV capacity) is built once per configuration, as the planner does;
 times are the best and median of the repeats.
 """
@@ -38,14 +38,19 @@ def best_median(fn, repeats: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--engine", default="none", help="serving-engine profile ('none': GPU only)")
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs; times in ms (best / median of {args.repeats})")
+    engine_name = None if args.engine == "none" else args.engine
+    print(
+        f"machine: {os.cpu_count()} CPUs; engine {args.engine}; times in ms "
+        f"(best / median of {args.repeats})"
+    )
     print(
         f"{'model':14s} {'hardware':15s} {'scheduler':11s} {'workload':13s} "
         f"{'evaluate':>15s} {'max_rate':>15s} {'rate req/s':>10s}"
     )
     for model, hw, par, sched, wl in CONFIGS:
-        engine = engine_for(model, hw, par, sched)
+        engine = engine_for(model, hw, par, sched, engine=engine_name)
         prep = prepare(engine, Workload.bundled(wl))
         rate = 0.7 * analyze(engine, prep, 1e-9).capacity
         ev = best_median(lambda e=engine, p=prep, r=rate: analyze(e, p, r), args.repeats)

@@ -1,7 +1,7 @@
 """Fit the shipped engine profiles to the bundled measurements, and check them by leaving
 one source out.
 
-    python benchmarks/serving_fit.py [--loso] [--write] [--markdown]
+    python benchmarks/serving_fit.py [--loso] [--write] [--markdown] [--jobs 2] [--unfitted]
 
 --loso      every source predicted from a fit on the others (planner.fit.loso): the table per
             point, the summary per metric class, the 80% bands and their nested coverage;
@@ -29,7 +29,7 @@ from hardware_specs.engines import ENGINE_DIR, Host, engines
 from planner.fit.fit import fit
 from planner.fit.loso import Loso, bands_of, leave_one_source_out, nested_coverage
 from planner.fit.records import DATA, bundled
-from planner.fit.validate import summarize
+from planner.fit.validate import summarize, validate_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = DATA.parent / "bands.yaml"
@@ -37,8 +37,9 @@ LOSO_CSV = ROOT / "docs" / "data" / "serving-fit-loso.csv"
 
 
 def priors() -> dict:
-    """The bundled profiles with their host terms at zero."""
-    return {n: p.model_copy(update={"host": Host()}) for n, p in engines().items()}
+    """The bundled profiles with their host terms at zero and no GPU-time scales."""
+    return {n: p.model_copy(update={"host": Host(), "gpu_time_scale": {}})
+            for n, p in engines().items()}  # fmt: skip
 
 
 def flow(data) -> str:
@@ -66,11 +67,19 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="processes for the LOSO folds")
     ap.add_argument("--no-gpu-scale", action="store_true", help="fit host terms only")
+    ap.add_argument("--unfitted", action="store_true",
+                    help="predict every row with the unfitted priors only")  # fmt: skip
     args = ap.parse_args()
     scale = not args.no_gpu_scale
     warnings.simplefilter("ignore")
     pd.set_option("display.width", 200)
     rows = bundled()
+    if args.unfitted:
+        val = validate_serving(rows, priors())
+        print(f"{len(val.table)} rows predicted with the engines' limits and graphs only "
+              "(no host terms, no GPU-time scales):")  # fmt: skip
+        print(val.summary.to_markdown(index=False, floatfmt=".3g"))
+        return
     start = time.perf_counter()
     full = fit(rows, engines=priors(), fit_scale=scale)
     print(f"{len(rows)} rows, {len({r.source for r in rows})} sources; full fit "
@@ -80,7 +89,7 @@ def main() -> None:
         print(f"  {name}: {h.step_s * 1e3:.3g} ms/step + {h.per_seq_s * 1e6:.3g} us/seq + "
               f"{h.per_token_s * 1e6:.3g} us/token")  # fmt: skip
     print(f"  GPU-time scales: {full.scales or 'not fitted'}")
-    print(f"  at bound: {full.at_bound or 'none'}")
+    print(f"  at bound: {full.at_bound or 'none'}; not fitted: {full.unfitted or 'none'}")
     print("in-sample (every row in the fit):")
     print(summarize(full.table).to_markdown(index=False, floatfmt=".3g"))
     loso = None
@@ -102,6 +111,11 @@ def main() -> None:
         today = datetime.date.today().isoformat()
         for name, p in full.profiles.items():
             sub = full.table[full.table.engine == name]
+            if name in full.unfitted:  # the prior host terms stay; the GPU scales apply
+                info = {"not_fitted": full.unfitted[name], "date": today,
+                        "command": "python benchmarks/serving_fit.py --loso --write"}  # fmt: skip
+                write_host(name, p.host, info, full.scales)
+                continue
             info = {"rows": len(sub), "sources": sorted(sub.source.unique()), "date": today,
                     "median_abs_error": round(float((sub.ratio - 1).abs().median()), 4),
                     "command": "python benchmarks/serving_fit.py --loso --write"}  # fmt: skip

@@ -32,10 +32,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError
 
 from hardware_specs.errors import HardwareSpecError
+from hardware_specs.loader import read_mapping
 
 ENGINE_DIR = Path(__file__).parent / "data" / "engines"
 ENGINE_ENV = "CAPPLAN_ENGINE_PATH"
@@ -135,12 +135,7 @@ class EngineProfile(_Frozen):
 def load_engine_file(path: str | os.PathLike) -> EngineProfile:
     """Read and validate one engine YAML file (errors name the file and the field)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise HardwareSpecError(f"{path}: cannot read engine YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise HardwareSpecError(f"{path}: expected a mapping of engine fields")
+    data = read_mapping(path, "engine")
     try:
         return EngineProfile.model_validate(data)
     except ValidationError as exc:

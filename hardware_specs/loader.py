@@ -58,17 +58,23 @@ def load_file(path: PathLike) -> Accelerator:
             the message names the file and the field.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise HardwareSpecError(f"{path}: cannot read accelerator YAML: {exc}") from exc
-    if not isinstance(data, Mapping):
-        kind = type(data).__name__
-        raise HardwareSpecError(f"{path}: expected a mapping of accelerator fields, got {kind}")
+    data = read_mapping(path, "accelerator")
     try:
         return Accelerator.model_validate(data)
     except ValidationError as exc:
         raise HardwareSpecError(_format_validation_error(path, exc)) from None
+
+
+def read_mapping(path: Path, what: str) -> Mapping:
+    """The YAML mapping in ``path`` (one error naming the file otherwise)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise HardwareSpecError(f"{path}: cannot read {what} YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        kind = type(data).__name__
+        raise HardwareSpecError(f"{path}: expected a mapping of {what} fields, got {kind}")
+    return data
 
 
 def load_dir(directory: PathLike) -> list[Accelerator]:

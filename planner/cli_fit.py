@@ -98,6 +98,8 @@ def fit_cmd(
     res = fit(rows, fit_scale=gpu_scale)
     if len(res.profiles) > 1 and out is not None:
         raise FitError(f"the rows map to {len(res.profiles)} profiles; write one at a time")
+    for name, why in res.unfitted.items():
+        console.print(f"[yellow]{name} not fitted: {why}[/]")
     if res.at_bound:
         console.print(f"[yellow]on a bound (not identified by these rows): {res.at_bound}[/]")
     if not res.converged:

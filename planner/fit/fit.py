@@ -50,10 +50,12 @@ class Point:
     replica: object
     memo: dict = field(default_factory=dict, repr=False)  # shared by the replica's points
 
-    def value(self, profile: EngineProfile, scale: float) -> float:
+    def value(self, profile: EngineProfile, scale: float | None = None) -> float:
+        """The row's prediction under ``profile`` (GPU-time ``scale``, else the profile's)."""
         profile = profile.model_copy(update=profile_overrides(setup_of(self.row)))
         costs = HostCosts(profile, self.replica.hardware, self.replica.steps.collectives)
-        costs.gpu_scale = scale
+        if scale is not None:
+            costs.gpu_scale = scale
         self.replica.steps.host = costs
         try:
             return float(predict(self.row, self.replica, self.memo))
@@ -87,6 +89,7 @@ class FitResult:
     at_bound: list[str] = field(default_factory=list)
     converged: bool = True
     message: str = ""
+    unfitted: dict[str, str] = field(default_factory=dict)  # engine -> why its prior is kept
 
     def to_frame(self) -> pd.DataFrame:
         return self.table
@@ -98,6 +101,7 @@ class FitResult:
             "at_bound": self.at_bound,
             "converged": self.converged,
             "message": self.message,
+            "unfitted": self.unfitted,
             "points": self.table.to_dict(orient="records"),
         }
 
@@ -109,15 +113,23 @@ class Layout:
     host: list[tuple[str, str]]
     gpus: list[str]
 
+    unfitted: dict[str, str]  # engine -> why its prior is kept
+
     @classmethod
     def of(cls, pts: list[Point], fit_scale: bool) -> Layout:
-        """Every engine's host terms; per_collective_s only where its rows have TP > 1."""
-        host = []
+        """Every engine's host terms (per_collective_s only where its rows have TP > 1);
+        an engine with fewer distinct runs than its terms keeps its prior."""
+        host, unfitted = [], {}
         for n in sorted({p.profile for p in pts}):
-            tp = any(p.row.tp > 1 for p in pts if p.profile == n)
-            host += [(n, h) for h in HOST if tp or h != "per_collective_s"]
+            own = [p for p in pts if p.profile == n]
+            terms = [h for h in HOST if h != "per_collective_s" or any(p.row.tp > 1 for p in own)]
+            runs = len({run_of(p.row) for p in own})
+            if runs < len(terms):
+                unfitted[n] = f"{runs} distinct runs for {len(terms)} host terms; prior kept"
+                continue
+            host += [(n, h) for h in terms]
         gpus = sorted({p.replica.hardware.name for p in pts}) if fit_scale else []
-        return cls(host, gpus)
+        return cls(host, gpus, unfitted)
 
     @property
     def labels(self) -> list[str]:
@@ -131,14 +143,14 @@ class Layout:
         return np.array(x0), np.array(lo), np.array(hi)
 
     def unpack(self, x, base: dict[str, EngineProfile]):
-        """(profiles with the host terms of x, GPU-time scales)."""
+        """(every base profile, fitted ones with the host terms of x; GPU-time scales)."""
         vals: dict[str, dict[str, float]] = {n: {} for n, _ in self.host}
         for (n, h), v in zip(self.host, x):
             vals[n][h] = float(v) * UNIT[h]
         profs = {n: base[n].model_copy(update={"host": base[n].host.model_copy(update=v)})
                  for n, v in vals.items()}  # fmt: skip
         off = len(self.host)
-        return profs, {g: float(math.exp(x[off + k])) for k, g in enumerate(self.gpus)}
+        return base | profs, {g: float(math.exp(x[off + k])) for k, g in enumerate(self.gpus)}
 
     def sparsity(self, pts) -> np.ndarray:
         """Which parameters each row depends on: its engine's host terms and its GPU's scale
@@ -151,11 +163,17 @@ class Layout:
         return out
 
 
+def run_of(row: Measurement) -> tuple:
+    """What makes a run distinct: setup, load and lengths (its metrics share one run)."""
+    return (setup_of(row), row.load, row.load_value, row.dataset, row.input_tokens,
+            row.output_tokens)  # fmt: skip
+
+
 def residuals(pts, profs, scales) -> np.ndarray:
     """log(predicted / measured) per point, clipped at ±log 10."""
     r = np.empty(len(pts))
     for i, p in enumerate(pts):
-        pred = p.value(profs[p.profile], scales.get(p.replica.hardware.name, 1.0))
+        pred = p.value(profs[p.profile], scales.get(p.replica.hardware.name))
         ok = math.isfinite(pred) and pred > 0
         r[i] = np.clip(math.log(pred / p.row.value), -CLIP, CLIP) if ok else CLIP
     return r
@@ -179,15 +197,17 @@ def fit(
     pts, skipped = points(rows, engines)
     layout = Layout.of(pts, fit_scale)
     labels = layout.labels
-    runs = {(setup_of(p.row), p.row.load, p.row.load_value, p.row.dataset, p.row.input_tokens,
-             p.row.output_tokens) for p in pts}  # fmt: skip
+    runs = {run_of(p.row) for p in pts}
+    if pts and not layout.host:
+        why = "; ".join(f"{n}: {w}" for n, w in layout.unfitted.items())
+        raise FitError(f"no engine has enough distinct runs (setup, load, lengths) to fit: {why}")
     if len(runs) < len(labels):
         raise FitError(
             f"{len(runs)} distinct runs (setup, load, lengths) for {len(labels)} parameters "
             f"({', '.join(labels)}); need at least {len(labels)}: add runs at other loads or "
             "lengths" + (f" ({len(skipped)} rows skipped)" if skipped else "")
         )
-    base = {n: (engines or {}).get(n) or get_engine(n) for n, _ in layout.host}
+    base = {n: (engines or {}).get(n) or get_engine(n) for n in {p.profile for p in pts}}
     x0, lo, hi = layout.bounds()
     w = source_weights(pts)
 
@@ -207,20 +227,21 @@ def fit(
             max_nfev=max_nfev,
             jac_sparsity=layout.sparsity(pts),
         )
-    profs, scales = layout.unpack(sol.x, base)
+    profs, scales = layout.unpack(sol.x, base)  # engines without enough runs keep the prior
     at_bound = [lab for lab, v, a, b in zip(labels, sol.x, lo, hi) if v >= b - 1e-9 * max(1, b)]
     table = residual_table(pts, profs, scales)
-    return FitResult(profs, scales, table, at_bound, bool(sol.success), sol.message)
+    return FitResult(profs, scales, table, at_bound, bool(sol.success), sol.message,
+                     layout.unfitted)  # fmt: skip
 
 
-def residual_table(pts, profs, scales, own_scale: bool = False) -> pd.DataFrame:
+def residual_table(pts, profs, scales) -> pd.DataFrame:
     """Per point: its setup, measured and predicted value and their ratio (GPU-time scales
     from ``scales``, or each profile's own with ``own_scale``)."""
     rows = []
     for p in pts:
         hw = p.replica.hardware
         prof = profs[p.profile]
-        scale = prof.time_scale(hw) if own_scale else scales.get(hw.name, 1.0)
+        scale = scales.get(hw.name)  # None: the profile's own
         pred = p.value(prof, scale)
         r = p.row
         rows.append(

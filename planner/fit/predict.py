@@ -47,9 +47,15 @@ def _version(text: str) -> tuple[int, int]:
     return tuple(nums + [0] * (2 - len(nums))) if nums else (0, 0)
 
 
+NOT_CUDA = ("TPU", "Gaudi")  # vLLM on these runs another backend (XLA / JAX, HPU graphs)
+
+
 def profile_name(row: Measurement) -> str:
     """The bundled engine profile a row's engine and version map to (no version: the
-    current one)."""
+    current one). The profiles describe the engines' GPU backends; vLLM's TPU and Gaudi
+    backends are other runtimes, not modelled."""
+    if row.hardware.startswith(NOT_CUDA):
+        raise UnsupportedRow(f"no engine profile for {row.engine} on {row.hardware}")
     v = _version(row.engine_version) if row.engine_version else None
     for engine, lowest, name in ENGINE_OF:
         if row.engine == engine and (v is None or v >= lowest):

@@ -104,6 +104,5 @@ def validate_serving(
             "no row can be modelled: " + "; ".join(sorted(set(skipped.values())))[:300]
         )
     profs = {p.profile: (engines or {}).get(p.profile) or get_engine(p.profile) for p in pts}
-    scales = {}
-    table = residual_table(pts, profs, scales, own_scale=True)
+    table = residual_table(pts, profs, {})
     return ServingValidation(table, summarize(table), skipped)

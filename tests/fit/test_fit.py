@@ -50,7 +50,7 @@ def test_fit_recovers_known_host_terms_from_their_predictions():
 
 
 def test_fewer_runs_than_parameters_is_refused_with_the_number_needed():
-    with pytest.raises(FitError, match=r"2 distinct runs .* for 3 parameters.*need at least 3"):
+    with pytest.raises(FitError, match=r"2 distinct runs for 3 host terms"):
         fit(synthetic(TRUE)[:2])
 
 
@@ -138,3 +138,12 @@ def test_a_finite_offline_run_waits_half_its_requests_on_average():
     assert predict(r, replica) == pytest.approx(500 / cap)  # fluid queue: N / (2 mu)
     p99 = r.model_copy(update={"metric": "ttft_p99_s"})
     assert predict(p99, replica) == pytest.approx(990 / cap)
+
+
+def test_an_engine_with_too_few_runs_keeps_its_prior_and_is_named():
+    one_sglang_run = row(engine="sglang", engine_version="0.4", load="offline",
+                         metric="output_tok_s", value=9000.0)  # fmt: skip
+    res = fit([*synthetic(TRUE), one_sglang_run])
+    assert "1 distinct runs for 3 host terms" in res.unfitted["sglang"]
+    assert res.profiles["sglang"].host == get_engine("sglang").host
+    assert len(res.table) == len(LOADS) + 1

