@@ -22,10 +22,10 @@ from planner.serving.loads import closed_loop, offline
 from planner.serving.simulate import probe_run
 from planner.workload import Workload
 
-CASES = [("llama-3.1-8b", "H100-SXM"), ("llama-2-13b", "A100-SXM4-80GB")]
-ENGINES = ("vllm-0.6", "vllm-v1", "trtllm")
-WORKLOADS = ("chat", "summarization", "fixed-512x256")
-CLIENTS = (1, 8, 64, 256)
+CASES = [("llama-3.1-8b", "H100-SXM"), ("qwen2.5-7b", "A100-SXM4-80GB")]
+ENGINES = ("vllm-0.6", "vllm-v1")
+WORKLOADS = ("chat", "fixed-512x256")
+CLIENTS = (1, 16, 128)
 
 
 def workload(name: str) -> Workload:
@@ -55,6 +55,7 @@ def main() -> None:
                                  "ttft": a.ttft_mean_s / s.ttft.mean,
                                  "tpot": a.tpot_mean_s / s.tpot.mean,
                                  "e2e": a.e2e_mean_s / s.e2e.mean})  # fmt: skip
+                    print(rows[-1], flush=True)
                 ins, outs = wl.sample(args.requests, np.random.default_rng(0))
                 sim_cap = probe_run(rep, ins, outs)
                 ratio = offline(rep, p).request_s / sim_cap
