@@ -33,7 +33,8 @@ def engines_list(fmt: Annotated[Format, Opt("--format", "-f")] = Format.table) -
             "host step ms": p.host.step_s * 1e3,
             "per seq us": p.host.per_seq_s * 1e6,
             "per token us": p.host.per_token_s * 1e6,
-            "fitted on": p.fit.get("rows", ""),
+            "per TP collective us": p.host.per_collective_s * 1e6,
+            "fitted on": p.fit.get("rows", "not fitted"),
         }
         for p in engines().values()
     ]
