@@ -1,7 +1,8 @@
 """Fit the shipped engine profiles to the bundled measurements, and check them by leaving
 one source out.
 
-    python benchmarks/serving_fit.py [--loso] [--write] [--markdown] [--jobs 2] [--unfitted]
+    python benchmarks/serving_fit.py [--loso] [--write] [--markdown] [--jobs 2]
+    python benchmarks/serving_fit.py --unfitted | --shipped | --saved
 
 --loso      every source predicted from a fit on the others (planner.fit.loso): the table per
             point, the summary per metric class, the 80% bands and their nested coverage;
@@ -29,7 +30,7 @@ from hardware_specs.engines import ENGINE_DIR, Host, engines
 from planner.fit.fit import fit
 from planner.fit.loso import Loso, bands_of, leave_one_source_out, nested_coverage
 from planner.fit.records import DATA, bundled
-from planner.fit.validate import summarize, validate_serving
+from planner.fit.validate import metric_class, summarize, validate_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = DATA.parent / "bands.yaml"
@@ -60,6 +61,15 @@ def write_host(name: str, host: Host, fit_info: dict, scales: dict) -> None:
     path.write_text(text)
 
 
+def groupings(table: pd.DataFrame) -> None:
+    """Median |ratio - 1| and median ratio by source, engine and class; by engine; by GPU."""
+    t = table.assign(err=(table.ratio - 1).abs(), cls=table.metric.map(metric_class))
+    for keys in (["source", "engine", "cls"], ["engine"], ["hardware"]):
+        agg = t.groupby(keys).agg(points=("err", "size"), median_abs_error=("err", "median"),
+                                  median_ratio=("ratio", "median"))  # fmt: skip
+        print(agg.to_markdown(floatfmt=".3g"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--loso", action="store_true")
@@ -67,18 +77,30 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="processes for the LOSO folds")
     ap.add_argument("--no-gpu-scale", action="store_true", help="fit host terms only")
-    ap.add_argument("--unfitted", action="store_true",
-                    help="predict every row with the unfitted priors only")  # fmt: skip
+    ap.add_argument(
+        "--unfitted", action="store_true", help="predict every row with the unfitted priors only"
+    )
+    ap.add_argument(
+        "--shipped",
+        action="store_true",
+        help="predict every row with the shipped (fitted) profiles: in-sample",
+    )
+    ap.add_argument("--saved", action="store_true",
+                    help="the groupings of the saved LOSO table, without fitting")  # fmt: skip
     args = ap.parse_args()
     scale = not args.no_gpu_scale
     warnings.simplefilter("ignore")
     pd.set_option("display.width", 200)
     rows = bundled()
-    if args.unfitted:
-        val = validate_serving(rows, priors())
-        print(f"{len(val.table)} rows predicted with the engines' limits and graphs only "
-              "(no host terms, no GPU-time scales):")  # fmt: skip
+    if args.unfitted or args.shipped:
+        val = validate_serving(rows, priors() if args.unfitted else None)
+        what = "the unfitted priors (limits and graphs only)" if args.unfitted else "shipped"
+        print(f"{len(val.table)} rows predicted with the {what} profiles:")
         print(val.summary.to_markdown(index=False, floatfmt=".3g"))
+        groupings(val.table)
+        return
+    if args.saved:
+        groupings(pd.read_csv(LOSO_CSV))
         return
     start = time.perf_counter()
     full = fit(rows, engines=priors(), fit_scale=scale)
@@ -99,10 +121,7 @@ def main() -> None:
         loso.table.to_csv(LOSO_CSV, index=False, float_format="%.5g")
         print(loso.summary.to_markdown(index=False, floatfmt=".3g"))
         print("bands (ratio p10, p90):", loso.bands, "nested coverage:", loso.coverage)
-        by = loso.table.assign(err=(loso.table.ratio - 1).abs())
-        print(by.groupby(["source", "engine"]).agg(points=("err", "size"),
-              median_abs_error=("err", "median"), median_ratio=("ratio", "median"))
-              .to_markdown(floatfmt=".3g"))  # fmt: skip
+        groupings(loso.table)
         if args.markdown:
             cols = ["source", "engine", "model", "hardware", "tp", "load", "load_value",
                     "metric", "measured", "predicted", "ratio"]  # fmt: skip

@@ -24,7 +24,6 @@ class HostCosts:
     """Padding and host time of one engine profile on one accelerator."""
 
     def __init__(self, profile, hardware, collectives: float = 0.0):
-        self.profile = profile
         self.collectives = collectives  # tensor-parallel collectives per step
         g, h = profile.graphs, profile.host
         self.mode = g.mode
@@ -39,11 +38,16 @@ class HostCosts:
         """True when the profile changes any step's time."""
         return self.mode != "none" or any(self.coefs) or self.gpu_scale != 1.0
 
+    @staticmethod
+    def pure_decode(X: np.ndarray) -> np.ndarray:
+        """Rows whose every sequence adds one token (tokens == seqs)."""
+        return np.abs(X[:, TOKENS] - X[:, SEQS]) < 1e-9
+
     def graphed(self, X: np.ndarray) -> np.ndarray:
         """Rows a captured graph covers."""
-        tokens, seqs = X[:, TOKENS], X[:, SEQS]
+        tokens = X[:, TOKENS]
         if self.mode == "decode":
-            return (tokens > 0) & (np.abs(tokens - seqs) < 1e-9) & (seqs <= self.max)
+            return (tokens > 0) & self.pure_decode(X) & (X[:, SEQS] <= self.max)
         if self.mode == "piecewise":
             return (tokens > 0) & (tokens <= self.max)
         return np.zeros(len(X), dtype=bool)
@@ -67,5 +71,5 @@ class HostCosts:
         t = step + per_coll * self.collectives + per_seq * X[:, SEQS] + per_token * X[:, TOKENS]
         t = t + eager * ~graphed
         if self.multi_step > 1:  # one scheduler call per k pure-decode steps
-            t = np.where(np.abs(X[:, TOKENS] - X[:, SEQS]) < 1e-9, t / self.multi_step, t)
+            t = np.where(self.pure_decode(X), t / self.multi_step, t)
         return np.where(X[:, TOKENS] > 0, t, 0.0)

@@ -55,6 +55,17 @@ def default_quant(model: ModelSpec) -> Quant:
     return Quant(model.dtype, model.dtype, model.dtype)
 
 
+def weight_quant(model: ModelSpec, weights: str | None) -> Quant:
+    """The checkpoint's formats with other weights: fp8 runs W8A8, 16-bit weights run in
+    their own format throughout, int8 / int4 keep the checkpoint's activations and KV."""
+    base = default_quant(model)
+    if weights is None:
+        return base
+    if weights in ("bf16", "fp16"):
+        return Quant(weights, weights, weights)
+    return Quant(weights, "fp8" if weights == "fp8" else base.activations, base.kv)
+
+
 @dataclass(frozen=True)
 class _Setup:
     model: ModelSpec

@@ -142,7 +142,9 @@ def register(app: typer.Typer, guarded) -> None:
                 decode_replicas,
                 memory_utilization,
             ),
-            quant=weight_quant(model, quant),
+            quant=None
+            if quant is None
+            else perfmodel.step.weight_quant(perfmodel.get_model(model), quant),
             calibration=calibration,
             engine=None if engine.lower() == "none" else engine,
         )
@@ -195,17 +197,6 @@ def band_rows(report, best) -> list[dict]:
         lo, hi = b.interval(value, cls)
         rows.append({"answer": name, "capplan": value, "band_lo": lo, "band_hi": hi})
     return rows
-
-
-def weight_quant(model: str, quant: str | None):
-    """perfmodel.Quant for --quant (fp8 runs W8A8, other weight formats keep activations)."""
-    if quant is None:
-        return None
-    import perfmodel
-
-    base = perfmodel.step.default_quant(perfmodel.get_model(model))
-    acts = "fp8" if quant == "fp8" else base.activations
-    return perfmodel.Quant(quant, acts, base.kv)
 
 
 def _emit_closed(engine, prep, concurrency: int, replicas: int, fmt: Format) -> None:

@@ -26,7 +26,7 @@ from scipy import optimize
 from hardware_specs.engines import EngineProfile, get_engine
 from perfmodel.host import HostCosts
 
-from .predict import UnsupportedRow, build, predict, profile_name, profile_overrides, setup_of
+from .predict import build, predict, profile_name, profile_overrides, setup_of
 from .records import Measurement
 
 HOST = ("step_s", "per_seq_s", "per_token_s", "per_collective_s")
@@ -49,10 +49,11 @@ class Point:
     profile: str
     replica: object
     memo: dict = field(default_factory=dict, repr=False)  # shared by the replica's points
+    overrides: dict = field(default_factory=dict)  # profile fields the row's settings set
 
     def value(self, profile: EngineProfile, scale: float | None = None) -> float:
         """The row's prediction under ``profile`` (GPU-time ``scale``, else the profile's)."""
-        profile = profile.model_copy(update=profile_overrides(setup_of(self.row)))
+        profile = profile.model_copy(update=self.overrides) if self.overrides else profile
         costs = HostCosts(profile, self.replica.hardware, self.replica.steps.collectives)
         if scale is not None:
             costs.gpu_scale = scale
@@ -72,9 +73,9 @@ def points(rows: list[Measurement], engines: dict[str, EngineProfile] | None = N
             prof = (engines or {}).get(name) or get_engine(name)
             key = (setup_of(row), name)
             if key not in cache:
-                cache[key] = (build(key[0], prof), {})
+                cache[key] = (build(key[0], prof), {}, profile_overrides(key[0]))
             out.append(Point(row, name, *cache[key]))
-        except (UnsupportedRow, ValueError) as e:
+        except ValueError as e:  # UnsupportedRow, or a model / GPU capplan does not know
             skipped[i] = str(e).splitlines()[0]
     return out, skipped
 

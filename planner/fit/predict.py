@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import perfmodel as pm
-from hardware_specs.engines import EngineProfile, get_engine
+from hardware_specs.engines import EngineProfile
 from planner.serving import SLO, ServingReport, engine_for, max_rate_under_slo, prepare
 from planner.serving.api import analyze
-from planner.serving.loads import LoadResult, closed_loop, offline, static_batch
+from planner.serving.loads import LoadResult, closed_loop, offline, report_metric, static_batch
 from planner.serving.schedulers import NAMES
 from planner.workload import Workload
 from queueing import LogNormal
@@ -152,12 +152,8 @@ def build(setup: Setup, profile: EngineProfile):
     """The replica of a setup under ``profile`` (its settings applied)."""
     import hardware_specs
 
-    model, q = pm.get_model(setup.model), setup.quant
-    base = pm.step.default_quant(model)
-    if q in ("bf16", "fp16"):
-        quant = pm.Quant(q, q, q)
-    else:  # fp8 runs W8A8; int8 / int4 weights keep the checkpoint's activations
-        quant = pm.Quant(q, "fp8" if q == "fp8" else base.activations, base.kv)
+    model = pm.get_model(setup.model)
+    quant = pm.step.weight_quant(model, setup.quant)
     profile = profile.model_copy(update=profile_overrides(setup))
     hw = hardware_specs.get(setup.hardware)
     return engine_for(model, hw, pm.Parallelism(tp=setup.tp),
@@ -173,12 +169,11 @@ def predict(row: Measurement, replica, memo: dict | None = None) -> float:
     h = replica.steps.host
     key = (h.coefs, h.gpu_scale, *args) if h is not None else args
     k = replica.profile.multi_step if replica.profile is not None else 1
-    if memo is None or key not in memo:
-        res = outcome(replica, *args)
-        if memo is None:
-            return _finite(res, row) or _metric(res, row.metric, k)
-        memo[key] = res
-    return _finite(memo[key], row) or _metric(memo[key], row.metric, k)
+    memo = {} if memo is None else memo
+    if key not in memo:
+        memo[key] = outcome(replica, *args)
+    finite = _finite(memo[key], row)
+    return finite if finite is not None else _metric(memo[key], row.metric, k)
 
 
 def _finite(res, row: Measurement) -> float | None:
@@ -207,7 +202,7 @@ def _metric(res, metric: str, k: int = 1) -> float:
         return math.inf
     if isinstance(res, float):
         return res
-    value = res.metric(metric) if isinstance(res, LoadResult) else _report_metric(res, metric)
+    value = res.metric(metric) if isinstance(res, LoadResult) else report_metric(res, metric)
     if k > 1 and metric.startswith("ttft"):
         tpot = res.tpot_mean_s if isinstance(res, LoadResult) else res.tpot.mean
         value += (k - 1) / 2 * tpot
@@ -232,20 +227,3 @@ def outcome(replica, load, level, dataset, input_tokens, output_tokens, slo):
     if load == "concurrency":
         return closed_loop(replica, p, level)
     return analyze(replica, p, level, samples=SAMPLES, rse=None)
-
-
-def _report_metric(rep, metric: str) -> float:
-    served = min(rep.rate, rep.capacity)
-    if metric == "request_s":
-        return served
-    if metric == "output_tok_s":
-        return rep.output_tokens_per_s
-    if metric == "total_tok_s":
-        return rep.total_tokens_per_s
-    name, stat, _ = metric.split("_")
-    name = "tbt" if name == "itl" else name
-    return getattr(rep, name).get(stat)
-
-
-def default_profile(row: Measurement) -> EngineProfile:
-    return get_engine(profile_name(row))

@@ -59,10 +59,10 @@ class LoadResult:
         alias = {"itl_mean_s": "tpot_mean_s", "batch_latency_s": "time_s"}
         if name in alias or hasattr(self, name):
             return float(getattr(self, alias.get(name, name)))
-        kind, stat, _ = name.split("_")
         if self.report is None:  # a deterministic cycle: every request alike
+            kind = name.split("_")[0]
             return self.metric(f"{'tpot' if kind == 'itl' else kind}_mean_s")
-        return float(getattr(self.report, "tbt" if kind == "itl" else kind).get(stat))
+        return report_metric(self.report, name)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -75,6 +75,17 @@ class LoadResult:
         import pandas as pd
 
         return pd.DataFrame([self.to_dict()])
+
+
+def report_metric(rep: ServingReport, name: str) -> float:
+    """A planner.fit.records metric of a ServingReport: served request and token rates, or a
+    latency statistic such as ttft_p90_s (itl: the time between tokens)."""
+    rates = {"request_s": min(rep.rate, rep.capacity), "output_tok_s": rep.output_tokens_per_s,
+             "total_tok_s": rep.total_tokens_per_s}  # fmt: skip
+    if name in rates:
+        return float(rates[name])
+    kind, stat, _ = name.split("_")
+    return float(getattr(rep, "tbt" if kind == "itl" else kind).get(stat))
 
 
 def _tokens(p: Prepared) -> tuple[float, float]:

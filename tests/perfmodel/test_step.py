@@ -133,3 +133,14 @@ def test_default_calibration_is_slower_than_ideal():
     ideal = estimate_step("llama-2-7b", "a100", [(1, 1024)], calibration="ideal")
     default = estimate_step("llama-2-7b", "a100", [(1, 1024)], calibration="default")
     assert default.time_s > ideal.time_s
+
+
+def test_weight_quant_runs_fp8_as_w8a8_and_keeps_16_bit_formats_whole():
+    from perfmodel import Quant, get_model
+    from perfmodel.step import weight_quant
+
+    llama = get_model("llama-3.1-8b")  # a bf16 checkpoint
+    assert weight_quant(llama, "fp8") == Quant("fp8", "fp8", "bf16")
+    assert weight_quant(llama, "int4") == Quant("int4", "bf16", "bf16")
+    assert weight_quant(llama, "fp16") == Quant("fp16", "fp16", "fp16")
+    assert weight_quant(llama, None) == Quant("bf16", "bf16", "bf16")
