@@ -53,12 +53,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import special
 
 from .analytic import Latencies, _finish, decode_root, n_cap, n_grid, slots
-from .chunked_walk import fluid_times, walk, workspace
+from .chunked_walk import fluid_times, sorted_search, walk, workspace
 from .engine import Engine
 from .prepared import Prepared
 from .report import mean_rse
@@ -178,6 +179,19 @@ class Draws:
     init_done: np.ndarray  # decode tokens already generated
     init_size: np.ndarray  # their prompt tokens
 
+    @cached_property
+    def cum(self) -> np.ndarray:
+        """Cumulative prompt tokens of the arrivals (0 first): the walk's token stream."""
+        return np.concatenate(([0.0], np.cumsum(self.I)))
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        return self.I.astype(float)
+
+    @cached_property
+    def longest(self) -> int:
+        return int(max(self.D.max(initial=0), self.init_left.max(initial=0)))
+
 
 def draws(rng, p: Prepared, L: int, requests: int, init: int, block: int | None = ARRIVALS_BLOCK):
     """Stratified sizes (``stratified``) and unit-rate Poisson epochs (conditioned on their
@@ -217,8 +231,7 @@ def stratified(
     any prefix of whole blocks is stratified: a path uses a rate-dependent prefix of its
     draws), in random order inside the block unless ``shuffle`` is False (then ascending)."""
     u = (np.arange(block) + rng.random((-(-n // block), block))) / block
-    cdf = np.cumsum(weights)
-    idx = np.minimum(np.searchsorted(cdf / cdf[-1], u), weights.size - 1)
+    idx = sorted_search(np.cumsum(weights), u)
     return (rng.permuted(idx, axis=1) if shuffle else idx).ravel()[:n]
 
 
@@ -249,13 +262,11 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
     generated tokens; a sequence's KV slack is half a block (its last block's mean unused
     part, as the simulator's block count gives)."""
     n0 = min(_poisson_quantile(d.u0, N0), d.init_left.size, tab.top)
-    cum = np.concatenate(([0.0], np.cumsum(d.I)))
     kv = float(engine.kv_tokens)
-    m, longest = d.I.size, int(max(d.D.max(initial=0), d.init_left.max(initial=0)))
     out = walk(
-        _epochs(d.a, rate * d.L * g0),
-        cum,
-        d.I.astype(float),
+        d.a,
+        d.cum,
+        d.sizes,
         d.D,
         tab.T.ravel(),
         tab.dT.ravel(),
@@ -269,7 +280,8 @@ def solve_path(engine: Engine, tab: ChunkTables, rate: float, d: Draws, N0: floa
         float(tab.T[min(1, tab.top), 0]),
         d.init_left[:n0],
         (d.init_size[:n0] + d.init_done[:n0]).astype(float),
-        *workspace(d.L, m, n0, longest),
+        *workspace(d.L, d.I.size, n0, d.longest),
+        _epoch_scale(d.a, rate * d.L * g0),
     )
     return Path(*out)
 
@@ -282,8 +294,13 @@ def _epochs(a: np.ndarray, horizon: float) -> np.ndarray:
     its load by ±1/sqrt(m), and N and TTFT near capacity with it), while fluctuations inside
     the path stay Poisson. Paths with fewer than 16 expected arrivals (near zero load) keep
     the free count."""
+    return a * _epoch_scale(a, horizon)
+
+
+def _epoch_scale(a: np.ndarray, horizon: float) -> float:
+    """The factor ``_epochs`` scales the points by (the walk applies it per arrival)."""
     m = min(int(np.rint(horizon)), a.size - 1)
-    return a * (horizon / a[m]) if m >= 16 else a
+    return horizon / a[m] if m >= 16 else 1.0
 
 
 def _poisson_quantile(u: float, mean: float) -> int:
@@ -381,6 +398,20 @@ def path_size(n: int, jams: bool) -> tuple[int, int | None]:
     return PATH * n * (JAM_PATH if jams else 1), None if jams else ARRIVALS_BLOCK
 
 
+def rate_free(engine: Engine, p: Prepared) -> tuple[ChunkTables, float, float]:
+    """The iteration-time tables, the decode-batch cap and the fluid capacity: rate-free,
+    computed once per prepared workload."""
+    top = slots(engine)
+    tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
+    cap_n = min(n_cap(engine, p), float(top))
+    return tab, cap_n, p.memo("chunked_capacity", lambda: fluid_capacity(tab, p, cap_n))
+
+
+def chunked_capacity(engine: Engine, p: Prepared) -> float:
+    """The capacity ``chunked`` reports below it (the fluid capacity), without a path."""
+    return rate_free(engine, p)[2] if p.w.size else 0.0
+
+
 def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | None = TTFT_RSE):
     """Latencies at ``rate`` from n virtual requests on each of k independent paths. Two
     stages (Stein's): the first path's relative standard error r of the mean TTFT (batch
@@ -390,10 +421,7 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
     capacity the mean TTFT is dominated by slow backlog cycles and, on a KV-bound replica,
     by rare preemption jams: one path is then as noisy as one simulator run of similar
     length."""
-    top = slots(engine)
-    tab = p.memo("chunked_tables", lambda: tables(engine, p, top))
-    cap_n = min(n_cap(engine, p), float(top))
-    capacity = p.memo("chunked_capacity", lambda: fluid_capacity(tab, p, cap_n))
+    tab, cap_n, capacity = rate_free(engine, p)
     N0 = fluid_batch(tab, p, rate, cap_n)
     if rate >= capacity or not np.isfinite(N0):
         return Latencies(capacity)
@@ -434,10 +462,10 @@ def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
     L = path.g.size
     burn = L // 8
     ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
-    weights = path.N[burn:].astype(float)
+    weights = path.N[burn:]  # integers: their cumulative sums are exact, as in floats
     gaps = (
         path.g[burn:][stratified(rng, weights, n)]
-        if weights.sum() > 0
+        if weights.any()
         else np.full(n, float(tab.T[1, 0]))
     )
     busy = float(np.dot(path.N[burn:], path.g[burn:]))

@@ -54,7 +54,7 @@ def workspace(L: int, m: int, n0: int, longest: int) -> tuple[np.ndarray, np.nda
 @njit(cache=True, error_model="numpy")
 def walk(
     ep, cum, size, span, flat, dflat, c0, qs, L, rate, kv, cap, bs, idle, init_left, init_held,
-    fb, ib,
+    fb, ib, scale=1.0,
 ):  # fmt: skip
     """Per iteration: length g; the length had the arrival stream used all of its capacity
     (what a tagged request waiting behind the stream's backlog sees); decodes N; prompt
@@ -66,7 +66,9 @@ def walk(
     admission limit (kv less the watermark); ``flat`` the iteration-time table T[n, fill]
     raveled at decode context c0 per sequence, ``dflat`` its derivative in the total decode
     context, ``qs`` the chunk q(n), ``bs`` the KV slack of a sequence, ``ep`` the arrival
-    epochs on the clock t = rate * time; ``fb``, ``ib`` the work rows (``workspace``)."""
+    epochs on the clock t = rate * time (times ``scale``); ``fb``, ``ib`` the work rows
+    (``workspace``). Only the arrivals the path reaches are touched, so ``ep`` and the
+    arrays of sizes may run far past it."""
     top = qs.size - 1
     width = flat.size // qs.size
     m, n0 = size.size, init_left.size
@@ -84,7 +86,6 @@ def walk(
     delta[:] = 0
     freed[:] = 0.0
     first = ib[4, :m]  # iteration of an arrival's first token
-    first[:] = -1
     base = fb[11, :ids]  # KV of a decoding sequence when it (re)started: context + a block
     ctx = fb[12, :ids]  # context to recompute after a preemption
     start = ib[5, :ids]  # iteration it (re)started decoding
@@ -92,15 +93,12 @@ def walk(
     left = ib[7, :ids]  # decodes left after a preemption
     stack = ib[8, :ids]  # decoding sequences by start (newest on top)
     queue = ib[9, :ids]  # preempted sequences (front on top)
-    base[:] = 0.0
-    ctx[:] = 0.0
-    start[:] = 0
-    stop[:] = 0
-    left[:] = 0
+    # an arrival's rows are set as it arrives (the draws run far past a path's arrivals)
     sp = nq = 0
     held = 0.0
     for i in range(n0):
         s = m + i
+        ctx[s], start[s], left[s] = 0.0, 0, 0
         base[s], stop[s] = init_held[i] + bs, init_left[i]
         delta[0] += 1
         delta[stop[s]] -= 1
@@ -114,7 +112,9 @@ def walk(
     for j in range(L):
         N += delta[j]
         held -= freed[j]
-        while arrived < m and ep[arrived] <= t:
+        while arrived < m and ep[arrived] * scale <= t:
+            s = arrived
+            first[s], base[s], ctx[s], start[s], stop[s], left[s] = -1, 0.0, 0.0, 0, 0, 0
             arrived += 1
         credit = 0.0
         while held + N > kv:  # preempt the newest admission
@@ -275,4 +275,25 @@ def fluid_times(flat, qs, loads, N):
                 f = min(loads[r] * t / q, 1.0)
                 t = (1 - u) * _time(flat, width, i, f) + u * _time(flat, width, i1, f)
             out[r, g] = t
+    return out
+
+
+@njit(cache=True)
+def sorted_search(cdf, u):
+    """min(searchsorted(cdf / cdf[-1], u), cdf.size - 1) for rows of u each ascending (as
+    stratified draws are): a binary search per draw over what the previous one left, without
+    a normalized copy of cdf (the same quotients, compared lazily)."""
+    total, size = cdf[-1], cdf.size
+    out = np.empty(u.shape, np.int64)
+    for r in range(u.shape[0]):
+        k = 0
+        for i in range(u.shape[1]):
+            v, hi = u[r, i], size
+            while k < hi:  # first index k with not cdf[k] / total < v
+                mid = (k + hi) >> 1
+                if cdf[mid] / total < v:
+                    k = mid + 1
+                else:
+                    hi = mid
+            out[r, i] = min(k, size - 1)
     return out

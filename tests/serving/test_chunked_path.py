@@ -2,6 +2,8 @@
 counts, the Lindley recursion run step by step), its smoothness in the rate, and its result
 against the simulator."""
 
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -12,6 +14,7 @@ from planner.serving.chunked import (
     ARRIVALS_BLOCK,
     BLOCK,
     FILL,
+    _epoch_scale,
     _epochs,
     _poisson_quantile,
     draws,
@@ -24,7 +27,7 @@ from planner.serving.chunked import (
     stratified,
     tables,
 )
-from planner.serving.chunked_walk import walk, workspace
+from planner.serving.chunked_walk import sorted_search, walk, workspace
 from planner.serving.simulate import run_requests
 from planner.workload import Workload
 
@@ -246,3 +249,46 @@ def test_only_a_replica_that_preempts_near_capacity_solves_the_long_path(model, 
     cap_n = min(n_cap(e, p), float(slots(e)))
     capacity = fluid_capacity(tab, p, cap_n)
     assert preempts(e, tab, p, capacity, cap_n, 1024, seed=5) is kv_bound
+
+
+def test_sorted_search_is_searchsorted_of_the_normalized_cdf():
+    rng = np.random.default_rng(11)
+    for weights in (rng.random(37), rng.integers(0, 5, 500), np.array([0.0, 1.0, 0.0, 2.0])):
+        block = 64
+        u = (np.arange(block) + rng.random((3, block))) / block
+        cdf = np.cumsum(weights)
+        ref = np.minimum(np.searchsorted(cdf / cdf[-1], u), weights.size - 1)
+        assert np.array_equal(sorted_search(cdf, u), ref)
+
+
+def test_walk_ignores_stale_workspace_and_scales_epochs_itself():
+    """The walk sets an arrival's rows as it arrives (stale rows from another path must not
+    leak in), and its ``scale`` argument equals pre-scaled epochs."""
+    e = Engine.build("llama-2-7b", "A10G", scheduler="chunked")
+    p = prepare(e, Workload.bundled("chat"))
+    tab, L = tables(e, p, slots(e)), 6000
+    rate = 0.9 * fluid_capacity(tab, p, slots(e))
+    d = draws(np.random.default_rng(4), p, L, 4 * L, 0)
+    N0 = fluid_batch(tab, p, rate, slots(e))
+    g0 = float(fluid_time(tab, rate, p.mean(p.I), N0))
+    ref = [x.copy() for x in astuple(solve_path(e, tab, rate, d, 0.0, g0))[:-1]]
+    fb, ib = workspace(L, d.I.size, 0, d.longest)
+    fb[:], ib[:] = np.nan, 7
+    got = solve_path(e, tab, rate, d, 0.0, g0)
+    assert all(np.array_equal(a, b) for a, b in zip(ref, astuple(got)[:-1], strict=True))
+    args = (d.cum, d.sizes, d.D, tab.T.ravel(), tab.dT.ravel(), tab.ctx, tab.q, L, rate)
+    kv = float(e.kv_tokens)
+    args += (kv, kv * 0.99, 8.0, float(tab.T[1, 0]), d.init_left[:0], np.zeros(0))
+    horizon = rate * L * g0
+    a = walk(_epochs(d.a, horizon), *args, *workspace(L, d.I.size, 0, d.longest))
+    a = [x.copy() for x in a[:-1]]
+    b = walk(d.a, *args, *workspace(L, d.I.size, 0, d.longest), _epoch_scale(d.a, horizon))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b[:-1], strict=True))
+
+
+def test_max_rate_capacity_is_the_chunked_models_capacity():
+    from planner.serving.api import capacity
+
+    e = Engine.build("qwen2.5-7b", "L40S", scheduler="chunked")
+    p = prepare(e, Workload.bundled("chat"))
+    assert capacity(e, p) == analyze(e, p, 1e-9, samples=64).capacity
