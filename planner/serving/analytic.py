@@ -64,12 +64,14 @@ class Latencies:
     notes: tuple[str, ...] = ()
     decode_fano: float = 1.0  # Var N / E[N] of the decode batch, where modelled
     ttft_rse: float | None = None  # relative standard error of the mean TTFT, where sampled
+    ttft_boundary: np.ndarray | None = None  # TTFT of arrivals at iteration ends, where modelled
 
     def overloaded(self, rate: float) -> bool:
         return self.ttft is None or rate >= self.capacity
 
     def stats(self, metric: str) -> Percentiles:
-        """Percentiles of 'ttft', 'tpot', 'e2e' or 'tbt' (0 when no request decodes)."""
+        """Percentiles of 'ttft', 'tpot', 'e2e', 'tbt' (0 when no request decodes) or
+        'ttft_boundary'."""
         x = getattr(self, metric)
         return Percentiles.of(x if x.size else [0.0])
 
@@ -226,13 +228,14 @@ def n_cap(engine: Engine, p: Prepared) -> float:
     return max(1.0, min(float(slots(engine)), kv))
 
 
-def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float, float]:
+def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float, float, float]:
     """Prefill-first batching: a prefill iteration takes every prompt waiting when it starts,
     K ~ Poisson(arrivals) given K >= 1 (up to max_num_batched_tokens), and K prompts of the
     mean length cost t_pre(K) < K·t_pre(1) where the step is weight-bound. Returns the
     per-prompt cost factor E[t_pre(K)]/(E[K]·t_pre(1)) (the server's work per request) and
     the own-iteration factor E[t_pre(K*)]/t_pre(1), K* the size-biased batch a prompt
-    joins, less the work of the batch-mates ahead of it (counted in the queue wait)."""
+    joins, less the work of the batch-mates ahead of it (counted in the queue wait), and
+    that factor whole (a prompt that arrives with its batch-mates at an iteration end)."""
     mean_i = p.mean(p.I)
     kmax = max(1, min(64, int(engine.scheduler.max_num_batched_tokens // max(mean_i, 1))))
     t = p.memo(
@@ -248,7 +251,7 @@ def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float
     joined = float(np.dot(pk * k, k) / np.dot(pk, k))  # E[K*]
     own = float(np.dot(pk * k, t) / np.dot(pk, k) / t[0])
     # the batch-mates that arrived first (half of the others) are already in the M/G/1 wait
-    return per_prompt, own - per_prompt * (joined - 1) / 2
+    return per_prompt, own - per_prompt * (joined - 1) / 2, own
 
 
 def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
@@ -264,7 +267,7 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     N, rho = 0.0, 0.0
     for _ in range(3):  # prompts batched: those arriving during one decode step t_d(N)
         step = float(np.interp(N, grid, td)) if ed > 0 else 0.0
-        share, own = prefill_sharing(engine, p, rate * step)
+        share, own, own_all = prefill_sharing(engine, p, rate * step)
         tp = tp0 * share
         e1, e2, e3 = p.mean(tp), p.mean(tp**2), p.mean(tp**3)
         rho = rate * e1
@@ -286,7 +289,9 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     drift = batch_drift(rng, N, slope, tpot, d)
     per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
-    return _finish(capacity, N, ttft, per_token, d, gaps, fano)
+    lat = _finish(capacity, N, ttft, per_token, d, gaps, fano)
+    lat.ttft_boundary = a + tp0[idx] * own_all  # no prefill queued, no iteration in progress
+    return lat
 
 
 def iteration_residual(rng, n: int, N: float, t_d: float) -> np.ndarray:
@@ -388,7 +393,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     capacity = min(cap_prefill, cap_decode)
     if rate >= capacity:
         return Latencies(capacity)
-    share, own = prefill_batching(engine, p, rate / pr)
+    share, own, _ = prefill_batching(engine, p, rate / pr)
     tp = tp0 * share
     e1, e2 = p.mean(tp), p.mean(tp**2)
     offered = rate * e1
@@ -415,7 +420,7 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     return _finish(capacity, N, ttft, per_token, d, fano=fano)
 
 
-def prefill_batching(engine: Engine, p: Prepared, rate: float) -> tuple[float, float]:
+def prefill_batching(engine: Engine, p: Prepared, rate: float) -> tuple[float, float, float]:
     """``prefill_sharing`` of a prefill replica that takes every prompt waiting when it
     frees: a batch holds the m = λ·E[t_batch] arrivals of the batch before it, with
     E[t_batch] = share·E[t_p]·E[K] (fixed point, 8 steps of the contraction). The own

@@ -12,7 +12,7 @@ from scipy import optimize
 from planner.workload import Workload
 
 from .analytic import Latencies, continuous, disaggregated, static
-from .chunked import TTFT_RSE, chunked
+from .chunked import TTFT_RSE, chunked, chunked_capacity
 from .engine import Engine
 from .prepared import Prepared, prepare
 from .report import Percentiles, ServingReport
@@ -72,6 +72,14 @@ def latencies(
     return CLOSED_FORM[engine.scheduler.kind](engine, prepared, rate, rng, samples)
 
 
+def capacity(engine: Engine, prepared: Prepared) -> float:
+    """The rate-independent capacity (req/s) analyze reports below it: chunked prefill's
+    fluid capacity directly (no path), else the closed form at a negligible rate."""
+    if engine.scheduler.kind == "chunked":
+        return chunked_capacity(engine, prepared)
+    return analyze(engine, prepared, 1e-9, samples=64).capacity
+
+
 def _violation(slo: SLO, lat: Latencies, rate: float) -> float:
     """SLO.violation of the report these samples give, computing only the targeted metrics
     (inf when overloaded)."""
@@ -107,6 +115,9 @@ def build_report(source, engine, prepared, rate, lat: Latencies, slo) -> Serving
         e2e=pct() if overloaded else lat.stats("e2e"),
         tbt=pct() if overloaded else lat.stats("tbt"),
         ttft_mean_rse=None if overloaded else lat.ttft_rse,
+        ttft_boundary=None
+        if overloaded or lat.ttft_boundary is None
+        else lat.stats("ttft_boundary"),
         decode_batch=math.inf if overloaded else lat.decode_batch,
         output_tokens_per_s=min(rate, lat.capacity) * eo,
         total_tokens_per_s=min(rate, lat.capacity) * (eo + ei),
@@ -204,7 +215,7 @@ def max_rate_under_slo(
     the rate. The rate is found to within ``tol`` of the capacity."""
     engine = engine_for(model, hardware, plan, scheduler, quant, calibration, engine)
     prep = prepare(engine, _workload(workload))
-    cap = analyze(engine, prep, 1e-9, samples=64).capacity  # rate-independent
+    cap = capacity(engine, prep)
     runs: dict[float, Latencies] = {cap * 1e-4: latencies(engine, prep, cap * 1e-4, samples, 0)}
     floor = build_report("analytic", engine, prep, cap * 1e-4, runs[cap * 1e-4], slo)
     if cap <= 0 or not slo.met_by(floor):

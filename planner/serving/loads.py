@@ -62,6 +62,9 @@ class LoadResult:
         if self.report is None:  # a deterministic cycle: every request alike
             kind = name.split("_")[0]
             return self.metric(f"{'tpot' if kind == 'itl' else kind}_mean_s")
+        at_end = self.report.ttft_boundary
+        if name.startswith("ttft_") and at_end is not None:  # shifted by the slot wait
+            return float(at_end.get(name.split("_")[1]) + self.ttft_mean_s - at_end.mean)
         return report_metric(self.report, name)
 
     def to_dict(self) -> dict:
@@ -128,18 +131,24 @@ def closed_loop(
     if not (think_s >= 0 and math.isfinite(think_s)):
         raise ValueError(f"think time must be >= 0 seconds, got {think_s!r}")
     if p.I.size == 1 and think_s == 0:
-        return _lockstep(engine, p, concurrency)
+        res = _lockstep(engine, p, concurrency)
+        if res is not None:
+            return res
     cap = analyze(engine, p, 1e-9, samples=64).capacity
 
     def report(x: float):
         return analyze(engine, p, x, samples=samples, rse=None)
+
+    def e2e_of(r) -> float:  # a client's request arrives as another's ends (Z = 0)
+        at_end = r.ttft_boundary if think_s == 0 else None
+        return r.e2e.mean - (r.ttft.mean - at_end.mean if at_end is not None else 0.0)
 
     def excess(log_odds: float) -> float:
         x = cap / (1 + math.exp(-log_odds))
         r = report(x)
         if r.overloaded:
             return math.inf
-        return math.log(x * (r.e2e.mean + think_s) / concurrency)
+        return math.log(x * (e2e_of(r) + think_s) / concurrency)
 
     lo, hi = -30.0, 0.0
     while excess(hi) < 0 and hi < 30:
@@ -148,7 +157,7 @@ def closed_loop(
     x = float(cap / (1 + math.exp(-t)))
     r = report(x)
     eo, ei = _tokens(p)
-    e2e = concurrency / x - think_s  # = r.e2e.mean at the root; more when saturated
+    e2e = concurrency / x - think_s  # = e2e_of(r) at the root; more when saturated
     ttft = e2e - (r.e2e.mean - r.ttft.mean)  # the surplus is the wait for a slot
     return LoadResult(
         "concurrency",
@@ -166,11 +175,15 @@ def closed_loop(
     )
 
 
-def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult:
-    """Closed loop of equal requests without think time: cohorts of static batches."""
+def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult | None:
+    """Closed loop of equal requests without think time: cohorts of static batches, or
+    under chunked prefill a rotation of groups (``_rotation``); None where neither holds."""
     from .analytic import n_cap
 
     k = int(max(1, min(concurrency, math.floor(n_cap(engine, p)))))
+    budget = getattr(engine.scheduler, "token_budget", None)
+    if budget is not None and k * int(p.I[0]) > budget:
+        return _rotation(engine, p, concurrency, k, budget)
     batch = static_batch(engine, k, int(p.I[0]), int(p.D[0]) + 1)
     x = k / batch.time_s
     e2e = concurrency / x
@@ -180,6 +193,39 @@ def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult:
                       math.nan, engine.engine_label,
                       (f"closed loop, {concurrency:g} clients in lockstep (equal requests): "
                        f"static batches of {k}",))  # fmt: skip
+
+
+def _rotation(engine: Engine, p: Prepared, concurrency: float, k: int, budget: int):
+    """k equal requests under chunked prefill whose prompts overflow one iteration's token
+    budget B: the cohort splits into G groups of g = floor((B - (k - g)) / I) prompts (the
+    budget less the others' decode tokens) that stay apart, as the simulator shows. Each
+    group re-arrives when it finishes and prefills in the next iteration beside the k - g
+    decodes of the others, so one cycle of D + 1 iterations holds G mixed iterations and
+    D + 1 - G pure decodes t_d(k), at the mean context I + D/2: X = k / P with
+    P = sum_groups t_mix(g_j) + (D + 1 - G) t_d(k), TTFT = t_mix(g), TPOT = (P - TTFT) / D.
+    None where G > D + 1 (the prompts queue: the open model applies)."""
+    i, d = int(p.I[0]), int(p.D[0])
+    g = max(1, budget // i)
+    for _ in range(3):  # the decodes beside a group take budget: a fixed point in g
+        g = int(min(k, max(1, (budget - (k - g)) // i)))
+    sizes = np.array([g] * (k // g) + ([k % g] if k % g else []), dtype=float)
+    if sizes.size > d + 1:
+        return None
+    ctx, others = i + d / 2, k - sizes
+    base = engine.mixed_rows(others, ctx, 0, 0, 0)
+    prompt = engine.mixed_rows(others, ctx, i, 0, 1) - base  # one whole prompt's columns
+    mixed = engine.steps.time(base + sizes[:, None] * prompt)
+    t_dec = float(engine.steps.time(engine.mixed_rows(k, ctx, 0, 0, 0))[0])
+    period = float(mixed.sum()) + (d + 1 - sizes.size) * t_dec
+    ttft = float(sizes @ mixed) / k
+    x = k / period
+    e2e = concurrency / x
+    eo, ei = _tokens(p)
+    note = (f"closed loop, {concurrency:g} clients of equal requests under chunked prefill: "
+            f"{sizes.size} groups of up to {g} in rotation")  # fmt: skip
+    return LoadResult("concurrency", float(concurrency), x, x * eo, x * (eo + ei),
+                      e2e - period + ttft, (period - ttft) / max(d, 1), e2e, math.nan,
+                      engine.engine_label, (note,))  # fmt: skip
 
 
 def static_batch(engine: Engine, batch: int, input_tokens: int, output_tokens: int) -> LoadResult:

@@ -82,6 +82,9 @@ class ServingReport:
     ttft_mean_rse: float | None = None  # relative standard error of ttft.mean (batch means)
     calibration: str = ""  # which kernel data the step times used (perfmodel.describe)
     engine: str = ""  # the serving-engine profile assumed (hardware_specs.engines)
+    # TTFT of a request arriving at an iteration end with no prompt queued ahead (a closed
+    # loop's client sending as another's request finishes), where the model gives it
+    ttft_boundary: Percentiles | None = None
 
     @property
     def utilization(self) -> float:
