@@ -290,7 +290,9 @@ def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latenci
     per_token = np.where(d > 0, t_d + drift + interrupts / np.maximum(d, 1), np.nan)
     gaps = t_d + compound(rng, np.full(n, rate * tpot), e1, var)
     lat = _finish(capacity, N, ttft, per_token, d, gaps, fano)
-    lat.ttft_boundary = a + tp0[idx] * own_all  # no prefill queued, no iteration in progress
+    # arriving at an iteration end: no prefill queued, no iteration in progress, and in a
+    # closed loop no slot wait but the surplus Little's law leaves (planner.serving.loads)
+    lat.ttft_boundary = tp0[idx] * own_all
     return lat
 
 

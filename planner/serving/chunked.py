@@ -346,8 +346,10 @@ def jammed(path: Path, sizes: np.ndarray) -> float | None:
 
 # ---- latencies ----------------------------------------------------------------------------
 def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, burn: int):
-    """TTFT and TPOT of n requests placed on the path (module docstring)."""
-    L, g, end, full = path.g.size, path.g, path.end, path.full
+    """TTFT and TPOT of n requests placed on the path (module docstring), and the TTFT each
+    would have arriving at the end of its iteration with that iteration's arrivals (a
+    closed loop's client sending as another's request ends)."""
+    L, g, end = path.g.size, path.g, path.end
     last = L - L // 4
     j = burn + stratified(rng, g[burn:last], n, shuffle=False, block=n)  # in path order
     u = rng.random(n)
@@ -355,10 +357,21 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     I, D = p.I[idx], p.D[idx].astype(np.int64)
     idle = (path.N[j] == 0) & (path.K[j] == 0)
     arrival = np.where(idle, end[j], end[j] - (1 - u) * g[j])
-    # FCFS: later arrivals do not delay it, and from j + 1 on the server works on the
-    # backlog ahead of it (tokens arrived before it, less those served) and then on it;
-    # until its last chunk the stream uses all of its capacity (iterations last gf), and
-    # the last one carries at least the rest of its prompt (the path's K leaves it out)
+    ttft, f = first_token(path, tab, j, u, I, arrival)
+    at_end, _ = first_token(path, tab, j, np.ones(n), I, end[j])
+    stop = np.minimum(f + D, L - 1)
+    tpot = np.where(D > 0, (end[stop] - end[f]) / np.maximum(stop - f, 1), np.nan)
+    return ttft, tpot, D, at_end
+
+
+def first_token(path: Path, tab: ChunkTables, j, u, I, arrival):
+    """TTFT of requests arriving at ``arrival`` in iteration j, after a share u of its
+    arrivals, and the iteration of their first token. FCFS: later arrivals do not delay
+    it, and from j + 1 on the server works on the backlog ahead of it (tokens arrived
+    before it, less those served) and then on it; until its last chunk the stream uses
+    all of its capacity (iterations last gf), and the last one carries at least the rest
+    of its prompt (the path's K leaves it out)."""
+    L, end, full = path.g.size, path.end, path.full
     ahead = path.X[j] + u * (path.X[j + 1] - path.X[j]) - path.S[j]
     need = path.Q[j] + ahead + I
     f = np.clip(np.searchsorted(path.Q, need - 1e-6), j + 1, L - 2)
@@ -370,10 +383,7 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     # prompt did, for the recompute (vLLM preempts the newest admission first)
     hit = (path.credit[f] > 0) & (need > path.Q[f] - path.credit[f] + 1e-6)
     f = np.where(hit, path.redo[f], f)
-    ttft = np.where(hit, end[f] - arrival, ttft)
-    stop = np.minimum(f + D, L - 1)
-    tpot = np.where(D > 0, (end[stop] - end[f]) / np.maximum(stop - f, 1), np.nan)
-    return ttft, tpot, D
+    return np.where(hit, end[f] - arrival, ttft), f
 
 
 def preempts(
@@ -444,10 +454,13 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
             first = mean_rse(runs[0][0], BATCHES, 2)
             if rse is not None and first is not None:
                 paths = min(MAX_PATHS, math.ceil((first / rse) ** 2))
-    ttft, tpot, D, gaps = (np.concatenate(x) for x in zip(*(r[:4] for r in runs), strict=True))
+    ttft, tpot, D, gaps, at_end = (
+        np.concatenate(x) for x in zip(*(r[:4] + r[6:] for r in runs), strict=True)
+    )
     n_time = sum(r[4] for r in runs) / sum(r[5] for r in runs)
     lat = _finish(capacity, n_time, ttft, tpot, D, gaps)
     lat.ttft_rse = mean_rse(ttft, BATCHES * len(runs), 2)
+    lat.ttft_boundary = at_end
     if len(runs) > 1:
         lat.notes += (
             f"chunked model: {len(runs)} paths of {L} iterations (the mean TTFT's relative "
@@ -458,10 +471,11 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
 
 def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
     """TTFT, TPOT, decode tokens and TBT gaps of n virtual requests on one path (the first
-    eighth of it a burn-in), and the path's decode-batch time integral and length."""
+    eighth of it a burn-in), the path's decode-batch time integral and length, and the
+    requests' TTFT at their iteration's end."""
     L = path.g.size
     burn = L // 8
-    ttft, tpot, D = virtual_requests(rng, path, tab, p, n, burn)
+    ttft, tpot, D, at_end = virtual_requests(rng, path, tab, p, n, burn)
     weights = path.N[burn:]  # integers: their cumulative sums are exact, as in floats
     gaps = (
         path.g[burn:][stratified(rng, weights, n)]
@@ -469,4 +483,4 @@ def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
         else np.full(n, float(tab.T[1, 0]))
     )
     busy = float(np.dot(path.N[burn:], path.g[burn:]))
-    return ttft, tpot, D, gaps, busy, float(path.g[burn:].sum())
+    return ttft, tpot, D, gaps, busy, float(path.g[burn:].sum()), at_end

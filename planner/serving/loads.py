@@ -22,14 +22,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import optimize
 
 from .api import analyze
 from .engine import Engine
-from .prepared import Prepared
+from .prepared import Prepared, prepare
 from .report import ServingReport
 
 SAMPLES = 1024
@@ -134,6 +134,7 @@ def closed_loop(
         res = _lockstep(engine, p, concurrency)
         if res is not None:
             return res
+    engine, p = _closed_population(engine, p, concurrency)
     cap = analyze(engine, p, 1e-9, samples=64).capacity
 
     def report(x: float):
@@ -158,7 +159,8 @@ def closed_loop(
     r = report(x)
     eo, ei = _tokens(p)
     e2e = concurrency / x - think_s  # = e2e_of(r) at the root; more when saturated
-    ttft = e2e - (r.e2e.mean - r.ttft.mean)  # the surplus is the wait for a slot
+    # the surplus is the wait for a slot (a sampled model's root may miss by its noise)
+    ttft = e2e_of(r) - (r.e2e.mean - r.ttft.mean) + max(0.0, e2e - e2e_of(r))
     return LoadResult(
         "concurrency",
         float(concurrency),
@@ -173,6 +175,20 @@ def closed_loop(
         (f"closed loop, {concurrency:g} clients, think {think_s:g} s",),
         r,
     )
+
+
+def _closed_population(engine: Engine, p: Prepared, concurrency: float):
+    """A closed loop holds at most C requests. Where C of the workload's largest fit the
+    KV cache (and C the slots), KV never binds, though the open model's Poisson excursions
+    above C would fill it and jam: the open model then runs with a KV cache that holds
+    every slot's largest request."""
+    largest = float(np.max(p.I + p.D + 1))
+    fits = concurrency <= engine.max_seqs and concurrency * largest <= engine.kv_tokens
+    need = math.ceil(engine.max_seqs * largest)
+    if not fits or need <= engine.kv_tokens:
+        return engine, p
+    wide = replace(engine, kv_tokens=need)
+    return wide, prepare(wide, p.workload)
 
 
 def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult | None:
