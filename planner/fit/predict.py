@@ -5,7 +5,14 @@ its lengths a workload and its load one of planner.serving's entry points.
 Length distributions: ``fixed`` rows use the stated lengths; named datasets use lognormal
 laws with the row's means and the dataset's coefficients of variation (``DATASET_CV``: ShareGPT
 as sampled by vLLM's benchmark, prompt CV 1.1, output CV 1.0; uniform lengths from 0 to twice
-the mean, CV 1/sqrt(3); others CV 1 each).
+the mean, CV 1/sqrt(3); DeepSpeed-MII's benchmark client draws normal lengths with standard
+deviation 0.3 x the mean (``prompt_length_var``/``max_new_tokens_var``, default 0.3), CV 0.3;
+vLLM's random dataset with ``--random-range-ratio 0.15`` (lengths uniform within +-15% of the
+mean), CV 0.15/sqrt(3); others CV 1 each).
+
+Offline rows: throughput is the capacity; a finite run's TTFT the fluid queue (``_finite``);
+its TPOT and ITL those of a closed loop of all its requests (the batch a saturated replica
+runs until the queue drains).
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 import perfmodel as pm
 from hardware_specs.engines import EngineProfile
 from planner.serving import SLO, ServingReport, engine_for, max_rate_under_slo, prepare
+from planner.serving.analytic import n_cap
 from planner.serving.api import analyze
 from planner.serving.loads import LoadResult, closed_loop, offline, report_metric, static_batch
 from planner.serving.schedulers import NAMES
@@ -26,8 +36,14 @@ from queueing import LogNormal
 
 from .records import Measurement
 
-DATASET_CV = {"sharegpt": (1.1, 1.0), "random-uniform": (0.58, 0.58)}
+DATASET_CV = {
+    "sharegpt": (1.1, 1.0),
+    "random-uniform": (0.58, 0.58),
+    "synthetic-normal-30pct": (0.3, 0.3),
+    "random-15pct": (0.087, 0.087),
+}
 DEFAULT_CV = (1.0, 1.0)
+OFFLINE_CLIENTS = 1000  # an offline run of unstated size: the batch a saturated replica runs
 SAMPLES = 1024
 ENGINE_OF = (  # (engine, lowest version) -> profile name, first match wins
     ("vllm", (0, 8), "vllm-v1"),
@@ -165,22 +181,28 @@ def predict(row: Measurement, replica, memo: dict | None = None) -> float:
     ``memo`` (one dict per replica) keeps each load's answer, keyed by the replica's current
     host terms, so rows that differ only in the metric share one evaluation."""
     slo = row.slo if row.metric == "max_rate_rps" else ""
-    args = (row.load, row.load_value, row.dataset, row.input_tokens, row.output_tokens, slo)
+    load, level = row.load, row.load_value
+    if load == "offline" and row.metric.split("_")[0] in ("tpot", "itl"):
+        load, level = "saturated", float(row.num_requests or OFFLINE_CLIENTS)
+    args = (load, level, row.dataset, row.input_tokens, row.output_tokens, slo)
     h = replica.steps.host
     key = (h.coefs, h.gpu_scale, *args) if h is not None else args
     k = replica.profile.multi_step if replica.profile is not None else 1
     memo = {} if memo is None else memo
     if key not in memo:
         memo[key] = outcome(replica, *args)
-    finite = _finite(memo[key], row)
+    finite = _finite(memo[key], row, replica)
     return finite if finite is not None else _metric(memo[key], row.metric, k)
 
 
-def _finite(res, row: Measurement) -> float | None:
+def _finite(res, row: Measurement, replica) -> float | None:
     """TTFT of a finite run of N requests that outpaces the server (offline, or a rate above
-    capacity mu): request i arrives at i/lambda and starts near i/mu (a fluid queue), so its
-    wait is i (1/mu - 1/lambda); the mean is N/2 of that and the q-quantile q N of it. None
-    where the steady-state model applies (or N is unknown)."""
+    capacity mu), in a fluid queue with S = N_cap slots: request i arrives at i/lambda; the
+    first S are admitted at once and prefilled k = budget / I per iteration, the first token
+    of request i <= S at i t_pre(k)/k; request i > S is admitted when the (i - S)-th request
+    ends, at (i - S)/mu, and prefilled in t_pre(k)/k. TTFT_i = max(that - i/lambda, t_pre/k);
+    the row's statistic over i = 1..N. None where the steady-state model applies (or N is
+    unknown)."""
     if not (row.num_requests and row.metric.startswith("ttft")) or res is None:
         return None
     if isinstance(res, LoadResult) and res.load == "offline":
@@ -189,9 +211,18 @@ def _finite(res, row: Measurement) -> float | None:
         mu, lam = res.capacity, res.rate
     else:
         return None
-    per = row.num_requests * (1 / mu - 1 / lam)
+    p = prepare(replica, workload(row.dataset, row.input_tokens, row.output_tokens))
+    mean_i = p.mean(p.I)
+    budget = getattr(replica.scheduler, "token_budget", None)
+    budget = budget or getattr(replica.scheduler, "max_num_batched_tokens", None) or mean_i
+    k = max(1, int(budget // max(mean_i, 1)))
+    per_prompt = float(replica.steps.prefill(np.array([mean_i]), np.array([k]))[0]) / k
+    i = np.arange(1, int(row.num_requests) + 1, dtype=float)
+    slots_n = n_cap(replica, p)
+    first = np.where(i <= slots_n, i * per_prompt, (i - slots_n) / mu + per_prompt)
+    ttft = np.maximum(first - i / lam, per_prompt)
     stat = row.metric.split("_")[1]
-    return per / 2 if stat == "mean" else per * int(stat[1:]) / 100
+    return float(ttft.mean() if stat == "mean" else np.percentile(ttft, int(stat[1:])))
 
 
 def _metric(res, metric: str, k: int = 1) -> float:
@@ -224,6 +255,8 @@ def outcome(replica, load, level, dataset, input_tokens, output_tokens, slo):
         return float(max_rate_under_slo(replica, None, wl, parse_slo(slo), samples=SAMPLES).rate)
     if load == "offline":
         return offline(replica, p)
+    if load == "saturated":  # an offline run's latencies: a closed loop of all its requests
+        return closed_loop(replica, p, level)
     if load == "concurrency":
         return closed_loop(replica, p, level)
     return analyze(replica, p, level, samples=SAMPLES, rse=None)

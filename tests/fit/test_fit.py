@@ -1,11 +1,14 @@
 """Fitting engine host terms through the serving model (planner.fit.fit)."""
 
+import numpy as np
 import pytest
 
 from hardware_specs.engines import Host, get_engine
 from planner.fit.fit import FitError, fit
-from planner.fit.predict import build, parse_slo, predict, setup_of
+from planner.fit.predict import build, parse_slo, predict, setup_of, workload
 from planner.fit.records import Measurement, MeasurementError, read_csv
+from planner.serving import prepare
+from planner.serving.analytic import n_cap
 
 TRUE = Host(step_s=4e-3, per_seq_s=30e-6, per_token_s=2e-6)
 LOADS = [
@@ -131,13 +134,21 @@ def test_multi_step_pays_host_once_per_k_decode_steps_and_streams_in_bursts():
     assert predict(ten, r10) == pytest.approx(10 * r10.decode_time(8, 512 + 128)[0], rel=0.05)
 
 
-def test_a_finite_offline_run_waits_half_its_requests_on_average():
+def test_a_finite_offline_run_admits_its_slots_at_once_and_the_rest_as_requests_end():
     r = row(load="offline", metric="ttft_mean_s", num_requests=1000)
     replica = build(setup_of(r), get_engine("vllm-0.6"))
     cap = predict(r.model_copy(update={"metric": "request_s"}), replica)
-    assert predict(r, replica) == pytest.approx(500 / cap)  # fluid queue: N / (2 mu)
+    p = prepare(replica, workload(r.dataset, r.input_tokens, r.output_tokens))
+    slots = int(n_cap(replica, p))
+    assert slots == 256  # max_num_seqs: 8B on an H100 holds more KV than 256 requests need
+    k = 8192 // 512  # vLLM 0.6's prefill batch: 16 prompts of 512 tokens
+    pp = replica.steps.prefill(np.array([512.0]), np.array([k]))[0] / k
+    # request i <= 256: its prompt after i - 1 others; i > 256: when request i - 256 ends
+    hand = sum(i * pp for i in range(1, 257)) + sum((i - 256) / cap + pp for i in range(257, 1001))
+    assert predict(r, replica) == pytest.approx(hand / 1000)
+    assert hand / 1000 < 0.6 * 500 / cap  # without slots, a fluid queue: N / (2 mu)
     p99 = r.model_copy(update={"metric": "ttft_p99_s"})
-    assert predict(p99, replica) == pytest.approx(990 / cap)
+    assert predict(p99, replica) == pytest.approx((990 - 256) / cap + pp, rel=2e-3)
 
 
 def test_an_engine_with_too_few_runs_keeps_its_prior_and_is_named():
