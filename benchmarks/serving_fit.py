@@ -94,7 +94,7 @@ def main() -> None:
     rows = bundled()
     if args.unfitted or args.shipped:
         val = validate_serving(rows, priors() if args.unfitted else None)
-        what = "the unfitted priors (limits and graphs only)" if args.unfitted else "shipped"
+        what = "unfitted priors (limits and graphs only)" if args.unfitted else "shipped"
         print(f"{len(val.table)} rows predicted with the {what} profiles:")
         print(val.summary.to_markdown(index=False, floatfmt=".3g"))
         groupings(val.table)

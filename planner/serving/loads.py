@@ -134,7 +134,7 @@ def closed_loop(
         res = _lockstep(engine, p, concurrency)
         if res is not None:
             return res
-    engine, p = _closed_population(engine, p, concurrency)
+    engine, p, held = _closed_population(engine, p, concurrency)
     cap = analyze(engine, p, 1e-9, samples=64).capacity
 
     def report(x: float):
@@ -158,6 +158,8 @@ def closed_loop(
     x = float(cap / (1 + math.exp(-t)))
     r = report(x)
     eo, ei = _tokens(p)
+    if held:  # no slot wait is possible: a miss of a sampled model's root is not one
+        x = min(concurrency / (e2e_of(r) + think_s), x if r.overloaded else math.inf)
     e2e = concurrency / x - think_s  # = e2e_of(r) at the root; more when saturated
     # the surplus is the wait for a slot (a sampled model's root may miss by its noise)
     ttft = e2e_of(r) - (r.e2e.mean - r.ttft.mean) + max(0.0, e2e - e2e_of(r))
@@ -179,16 +181,17 @@ def closed_loop(
 
 def _closed_population(engine: Engine, p: Prepared, concurrency: float):
     """A closed loop holds at most C requests. Where C of the workload's largest fit the
-    KV cache (and C the slots), KV never binds, though the open model's Poisson excursions
-    above C would fill it and jam: the open model then runs with a KV cache that holds
-    every slot's largest request."""
+    KV cache (and C the slots), KV never binds and no request waits for a slot, though the
+    open model's Poisson excursions above C would fill the cache and jam it: the open model
+    then runs with a KV cache that holds every slot's largest request. Returns the engine,
+    the prepared workload and whether the loop's population is held without waiting."""
     largest = float(np.max(p.I + p.D + 1))
-    fits = concurrency <= engine.max_seqs and concurrency * largest <= engine.kv_tokens
+    held = concurrency <= engine.max_seqs and concurrency * largest <= engine.kv_tokens
     need = math.ceil(engine.max_seqs * largest)
-    if not fits or need <= engine.kv_tokens:
-        return engine, p
+    if not held or need <= engine.kv_tokens:
+        return engine, p, held
     wide = replace(engine, kv_tokens=need)
-    return wide, prepare(wide, p.workload)
+    return wide, prepare(wide, p.workload), held
 
 
 def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult | None:

@@ -131,7 +131,8 @@ def test_a_few_clients_with_long_requests_that_fit_the_kv_cache_never_jam_it():
     from planner.serving import simulate_closed
     from queueing import LogNormal
 
-    rep = engine_for("llama-3.1-8b", "H100-SXM", engine="vllm-v1")
+    prof = get_engine("vllm-v1").model_copy(update={"host": Host(), "gpu_time_scale": {}})
+    rep = engine_for("llama-3.1-8b", "H100-SXM", engine=prof)  # limits only (the fit moves)
     wl = Workload.from_laws(LogNormal.from_mean_cv(20_000, 0.087),
                             LogNormal.from_mean_cv(2_000, 0.087), n=1024, name="long")  # fmt: skip
     a = closed_loop(rep, prepare(rep, wl), 8)
