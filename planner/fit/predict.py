@@ -29,7 +29,14 @@ from hardware_specs.engines import EngineProfile
 from planner.serving import SLO, ServingReport, engine_for, max_rate_under_slo, prepare
 from planner.serving.analytic import n_cap
 from planner.serving.api import analyze
-from planner.serving.loads import LoadResult, closed_loop, offline, report_metric, static_batch
+from planner.serving.loads import (
+    LoadResult,
+    closed_loop,
+    offline,
+    report_metric,
+    static_batch,
+    step_tokens,
+)
 from planner.serving.schedulers import NAMES
 from planner.workload import Workload
 from queueing import LogNormal
@@ -213,9 +220,7 @@ def _finite(res, row: Measurement, replica) -> float | None:
         return None
     p = prepare(replica, workload(row.dataset, row.input_tokens, row.output_tokens))
     mean_i = p.mean(p.I)
-    budget = getattr(replica.scheduler, "token_budget", None)
-    budget = budget or getattr(replica.scheduler, "max_num_batched_tokens", None) or mean_i
-    k = max(1, int(budget // max(mean_i, 1)))
+    k = max(1, int((step_tokens(replica) or mean_i) // max(mean_i, 1)))
     per_prompt = float(replica.steps.prefill(np.array([mean_i]), np.array([k]))[0]) / k
     i = np.arange(1, int(row.num_requests) + 1, dtype=float)
     slots_n = n_cap(replica, p)
@@ -255,8 +260,6 @@ def outcome(replica, load, level, dataset, input_tokens, output_tokens, slo):
         return float(max_rate_under_slo(replica, None, wl, parse_slo(slo), samples=SAMPLES).rate)
     if load == "offline":
         return offline(replica, p)
-    if load == "saturated":  # an offline run's latencies: a closed loop of all its requests
-        return closed_loop(replica, p, level)
-    if load == "concurrency":
-        return closed_loop(replica, p, level)
+    if load in ("concurrency", "saturated"):  # saturated: an offline run's latencies, a
+        return closed_loop(replica, p, level)  # closed loop of all its requests
     return analyze(replica, p, level, samples=SAMPLES, rse=None)

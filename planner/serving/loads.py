@@ -158,8 +158,8 @@ def closed_loop(
     x = float(cap / (1 + math.exp(-t)))
     r = report(x)
     eo, ei = _tokens(p)
-    if held:  # no slot wait is possible: a miss of a sampled model's root is not one
-        x = min(concurrency / (e2e_of(r) + think_s), x if r.overloaded else math.inf)
+    if held and not r.overloaded:  # no slot wait: a sampled model's root miss is not one
+        x = concurrency / (e2e_of(r) + think_s)
     e2e = concurrency / x - think_s  # = e2e_of(r) at the root; more when saturated
     # the surplus is the wait for a slot (a sampled model's root may miss by its noise)
     ttft = e2e_of(r) - (r.e2e.mean - r.ttft.mean) + max(0.0, e2e - e2e_of(r))
@@ -200,7 +200,7 @@ def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult | N
     from .analytic import n_cap
 
     k = int(max(1, min(concurrency, math.floor(n_cap(engine, p)))))
-    budget = getattr(engine.scheduler, "token_budget", None)
+    budget = getattr(engine.scheduler, "token_budget", None)  # chunked prefill only
     if budget is not None and k * int(p.I[0]) > budget:
         return _rotation(engine, p, concurrency, k, budget)
     batch = static_batch(engine, k, int(p.I[0]), int(p.D[0]) + 1)
@@ -247,14 +247,19 @@ def _rotation(engine: Engine, p: Prepared, concurrency: float, k: int, budget: i
                       engine.engine_label, (note,))  # fmt: skip
 
 
+def step_tokens(engine: Engine) -> int | None:
+    """Prompt tokens one iteration may carry: chunked prefill's token budget, else
+    max_num_batched_tokens (None: the scheduler sets no limit)."""
+    sched = engine.scheduler
+    return getattr(sched, "token_budget", getattr(sched, "max_num_batched_tokens", None))
+
+
 def static_batch(engine: Engine, batch: int, input_tokens: int, output_tokens: int) -> LoadResult:
     """One batch of ``batch`` requests of equal lengths (module docstring). A request's TTFT
     is the end of its prefill group; its TPOT spreads the rest of the batch over its tokens."""
     if batch < 1 or input_tokens < 1 or output_tokens < 1:
         raise ValueError("batch, input_tokens and output_tokens must all be >= 1")
-    cap_tokens = getattr(engine.scheduler, "max_num_batched_tokens", None)
-    cap_tokens = getattr(engine.scheduler, "token_budget", cap_tokens) or input_tokens * batch
-    per_step = max(1, int(cap_tokens // input_tokens))
+    per_step = max(1, int((step_tokens(engine) or input_tokens * batch) // input_tokens))
     sizes = [per_step] * (batch // per_step) + ([batch % per_step] if batch % per_step else [])
     pre = engine.steps.prefill(np.full(len(sizes), input_tokens), sizes)
     ends, share = np.cumsum(pre), np.asarray(sizes) / batch  # group g's first token: ends[g]
