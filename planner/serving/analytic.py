@@ -385,20 +385,24 @@ def static_decode_slope(p: Prepared, t_dec: np.ndarray) -> np.ndarray:
 def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
     sched, hw = engine.scheduler, engine.hardware
     pr, dr, ctx = sched.prefill_replicas, sched.decode_replicas, p.decode_context
-    tp0, ed = p.t_prefill, p.mean(p.D)
+    pe = engine.prefill_side  # the prefill replicas' own plan, when it differs
+    tp0 = p.t_prefill if pe is engine else p.memo("t_prefill_side", lambda: pe.prefill_time(p.I))
+    ed = p.mean(p.D)
     cap_n = n_cap(engine, p)
     grid = n_grid(cap_n)
     td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
     cap_decode = dr * cap_n / (ed * td[-1]) if ed > 0 else math.inf
     # saturated prefill replicas run full batches (prefill_sharing caps K at 64 prompts)
-    cap_prefill = pr / (p.mean(tp0) * prefill_sharing(engine, p, 64.0)[0])
+    cap_prefill = pr / (p.mean(tp0) * prefill_sharing(pe, p, 64.0)[0])
     capacity = min(cap_prefill, cap_decode)
     if rate >= capacity:
         return Latencies(capacity)
-    share, own, _ = prefill_batching(engine, p, rate / pr)
+    share, own, _ = prefill_batching(pe, p, rate / pr, tp0)
     tp = tp0 * share
     e1, e2 = p.mean(tp), p.mean(tp**2)
     offered = rate * e1
+    if offered >= pr:  # the prefill replicas saturate at this rate's batching
+        return Latencies(rate * pr / offered * (1 - 1e-9))
     cs2 = max(e2 - e1**2, 0.0) / e1**2
     p_wait = erlang_c(pr, offered)
     cond = e1 * (1 + cs2) / 2 / (pr - offered)
@@ -422,14 +426,17 @@ def disaggregated(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Late
     return _finish(capacity, N, ttft, per_token, d, fano=fano)
 
 
-def prefill_batching(engine: Engine, p: Prepared, rate: float) -> tuple[float, float, float]:
+def prefill_batching(
+    engine: Engine, p: Prepared, rate: float, t_prefill=None
+) -> tuple[float, float, float]:
     """``prefill_sharing`` of a prefill replica that takes every prompt waiting when it
     frees: a batch holds the m = λ·E[t_batch] arrivals of the batch before it, with
     E[t_batch] = share·E[t_p]·E[K] (fixed point, 8 steps of the contraction). The own
     factor holds for a request arriving while the replica is busy (with probability its
     utilization ρ); one that finds it idle is prefilled alone, so the caller takes
-    1 + ρ(own - 1)."""
-    e1, m = p.mean(p.t_prefill), rate * p.mean(p.t_prefill)
+    1 + ρ(own - 1). ``t_prefill``: per-request prefill times (default: the prepared ones)."""
+    t = p.t_prefill if t_prefill is None else t_prefill
+    e1, m = p.mean(t), rate * p.mean(t)
     for _ in range(8):
         share = prefill_sharing(engine, p, m)[0]
         m = rate * share * e1 * m / max(-math.expm1(-m), 1e-12)

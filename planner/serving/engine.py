@@ -4,6 +4,7 @@ step-time model and the KV capacity that both the analytic model and the simulat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -82,6 +83,32 @@ class Engine:
             kv_bytes_per_token(s.model, s.par, s.quant),
             profile,
         )
+
+    @cached_property
+    def prefill_side(self) -> Engine:
+        """The engine of a disaggregated system's prefill replicas: this one, or the same
+        model, hardware, quant and scheduler on the scheduler's prefill_tp x prefill_pp."""
+        s = self.scheduler
+        tp, pp = getattr(s, "prefill_tp", None), getattr(s, "prefill_pp", None)
+        if (tp or self.parallelism.tp, pp or self.parallelism.pp) == (
+            self.parallelism.tp,
+            self.parallelism.pp,
+        ):
+            return self
+        par = pm.Parallelism(tp=tp or self.parallelism.tp, pp=pp or self.parallelism.pp)
+        profile = None if self.profile is None else self.profile.name
+        return Engine.build(
+            self.model, self.hardware, par, s, self.quant, self.steps.calibration, profile
+        )
+
+    @property
+    def unit_gpus(self) -> int:
+        """GPUs of one deployable unit: the replica, or a disaggregated system's prefill
+        and decode replicas together."""
+        s = self.scheduler
+        if s.kind != "disaggregated":
+            return self.gpus
+        return s.prefill_replicas * self.prefill_side.gpus + s.decode_replicas * self.gpus
 
     @property
     def max_seqs(self) -> int:

@@ -49,6 +49,10 @@ class Disaggregated(_Sched):
     max_num_seqs: Annotated[int, Field(ge=1)] = 256
     max_num_batched_tokens: Annotated[int, Field(ge=1)] = 8192
     same_node: bool = True  # KV moves over NVLink/PCIe when true, else over the NIC
+    # the prefill replicas' own tp x pp (DistServe's per-phase parallelism); None: the
+    # decode replicas' plan
+    prefill_tp: Annotated[int, Field(ge=1)] | None = None
+    prefill_pp: Annotated[int, Field(ge=1)] | None = None
 
 
 Scheduler = ContinuousBatching | ChunkedPrefill | StaticBatching | Disaggregated

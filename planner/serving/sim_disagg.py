@@ -85,7 +85,9 @@ def run_disaggregated(engine: Engine, costs: StepCosts, reqs: Requests, order, e
     replicas)."""
     for rid in order:
         reqs.todo[rid] = 0  # decode replicas receive computed KV
-    ready, pre = prefill_stage(engine, costs, reqs, order, exact)
+    pe = engine.prefill_side  # the prefill replicas' own plan, when it differs
+    pcosts = costs if pe is engine else StepCosts(pe)
+    ready, pre = prefill_stage(pe, pcosts, reqs, order, exact)
     reps = [
         ContinuousReplica(engine, costs, reqs, Inbox(), exact)
         for _ in range(engine.scheduler.decode_replicas)

@@ -1,0 +1,116 @@
+"""Tier 2: the full serving model (planner.serving.max_rate_under_slo) on the best plans.
+
+Aggregated plans run the chunked-prefill model with the plan's max_num_seqs and token budget;
+disaggregated plans run the DistServe model with x prefill replicas on their own tp x pp and
+y decode replicas. Plans are evaluated in worker processes (fork) when more than one CPU is
+given; each evaluation is independent and seeded, so the result does not depend on the split.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from planner.serving import max_rate_under_slo
+from planner.serving.engine import Engine
+from planner.serving.schedulers import ChunkedPrefill, Disaggregated
+
+from .instances import Instance
+
+
+@dataclass
+class Context:
+    """What every evaluation shares (inherited by forked workers)."""
+
+    instances: list[Instance]
+    workload: object
+    slo: object
+    memory_utilization: float
+
+
+_CTX: Context | None = None
+FIELDS = ("rate_rps", "capacity_rps", "tpot_s", "ttft_s", "batch", "binding", "feasible")
+
+
+def plan_engine(ctx: Context, row) -> Engine:
+    """The Engine of one screened plan row (the scheduler carries its limits)."""
+    inst = ctx.instances[int(row["instance"])]
+    mu = ctx.memory_utilization
+    if row["mode"] == "aggregated":
+        sched = ChunkedPrefill(
+            max_num_seqs=int(row["max_num_seqs"]),
+            token_budget=int(row["token_budget"]),
+            memory_utilization=mu,
+        )
+    else:
+        pre = ctx.instances[int(row["prefill_instance"])]
+        sched = Disaggregated(
+            prefill_replicas=int(row["prefill_replicas"]),
+            decode_replicas=int(row["decode_replicas"]),
+            max_num_seqs=int(row["max_num_seqs"]),
+            prefill_tp=pre.tp,
+            prefill_pp=pre.pp,
+            memory_utilization=mu,
+        )
+    e = inst.engine
+    profile = None if e.profile is None else e.profile.name
+    return Engine.build(
+        e.model, e.hardware, e.parallelism, sched, e.quant, e.steps.calibration, profile
+    )
+
+
+def evaluate_row(ctx: Context, row) -> dict:
+    """The full model's figures for one plan row (FIELDS)."""
+    engine = plan_engine(ctx, row)
+    res = max_rate_under_slo(engine, None, ctx.workload, ctx.slo)
+    stat = ctx.slo.stat
+    if not res.feasible:
+        worst = max(
+            ctx.slo.targets(),
+            key=lambda k: getattr(res.floor, k).get(stat) / ctx.slo.targets()[k],
+        )
+        return dict(zip(FIELDS, (0.0, res.capacity, math.nan, math.nan, 0.0, worst, False)))
+    rep = res.at_rate
+    binding = "capacity"
+    if res.rate < res.capacity * 0.995:
+        binding = max(
+            ctx.slo.targets(), key=lambda k: getattr(rep, k).get(stat) / ctx.slo.targets()[k]
+        )
+    values = (
+        res.rate,
+        res.capacity,
+        rep.tpot.get(stat),
+        rep.ttft.get(stat),
+        rep.decode_batch,
+        binding,
+        True,
+    )
+    return dict(zip(FIELDS, values))
+
+
+def _worker(rows: list[dict]) -> list[dict]:
+    return [evaluate_row(_CTX, r) for r in rows]
+
+
+def evaluate_rows(ctx: Context, rows: pd.DataFrame, jobs: int = 1) -> pd.DataFrame:
+    """FIELDS of every row by the full model, in ``jobs`` forked processes."""
+    global _CTX
+    records = rows.to_dict("records")
+    if jobs <= 1 or len(records) < 4:
+        out = [evaluate_row(ctx, r) for r in records]
+    else:
+        _CTX = ctx
+        chunks = [records[i::jobs] for i in range(jobs)]
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+                parts = list(pool.map(_worker, chunks))
+        finally:
+            _CTX = None
+        out = [None] * len(records)
+        for i, part in enumerate(parts):
+            out[i::jobs] = part
+    return pd.DataFrame(out, index=rows.index)
