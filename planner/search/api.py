@@ -11,6 +11,7 @@ import pandas as pd
 import perfmodel as pm
 from perfmodel.plan_checks import smallest_fitting_plan
 from planner.serving import SLO
+from planner.serving.api import SAMPLES
 from planner.workload import Workload
 
 from . import screen
@@ -36,12 +37,14 @@ def search(
     engine: str | None = DEFAULT_ENGINE,
     jobs: int | None = None,
     progress=None,
+    samples: int = SAMPLES,
 ) -> SearchResult:
     """Best deployment plans of ``model`` for ``workload`` under ``slo``: every plan of
     ``space`` screened in closed form (planner.search.screen), the ``top`` best by
     ``objective`` (OBJECTIVES) re-evaluated with the full serving model in ``jobs``
-    processes (default: all CPUs) and ranked by it. ``target_rate`` (req/s) sizes the
-    'min_gpus' objective. ``progress(stage, done, total)`` is called as work advances."""
+    processes (default: all CPUs; ``samples`` requests per evaluation) and ranked by it.
+    ``target_rate`` (req/s) sizes the 'min_gpus' objective; ``progress(stage, done,
+    total)`` is called as work advances."""
     t0 = time.perf_counter()
     model = pm.get_model(model) if isinstance(model, str) else model
     w = workload if isinstance(workload, Workload) else Workload.bundled(str(workload))
@@ -57,7 +60,7 @@ def search(
     t1 = time.perf_counter()
     ranked = rank(plans, objective)
     chosen = ranked.head(top)
-    ctx = Context(insts.kept, w, slo, space.memory_utilization)
+    ctx = Context(insts.kept, w, slo, space.memory_utilization, samples)
     full = _full(ctx, chosen, st, target_rate, objective, jobs, progress)
     t2 = time.perf_counter()
     return SearchResult(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from planner.serving import max_rate_under_slo
+from planner.serving.api import SAMPLES
 from planner.serving.engine import Engine
 from planner.serving.schedulers import ChunkedPrefill, Disaggregated
 
@@ -30,6 +31,7 @@ class Context:
     workload: object
     slo: object
     memory_utilization: float
+    samples: int = SAMPLES
 
 
 _CTX: Context | None = None
@@ -66,7 +68,7 @@ def plan_engine(ctx: Context, row) -> Engine:
 def evaluate_row(ctx: Context, row) -> dict:
     """The full model's figures for one plan row (FIELDS)."""
     engine = plan_engine(ctx, row)
-    res = max_rate_under_slo(engine, None, ctx.workload, ctx.slo)
+    res = max_rate_under_slo(engine, None, ctx.workload, ctx.slo, samples=ctx.samples)
     stat = ctx.slo.stat
     if not res.feasible:
         worst = max(

@@ -12,7 +12,8 @@ the largest B whose TPOT (t_mix), TBT (an iteration holding a full chunk) and ze
 (ceil(I_q / chunk) full iterations, I_q the SLO-percentile prompt) meet the SLO. Queueing of
 prompts is charged as in DistServe's M/D/1 view of prefill: TTFT = D(1 + ρ/(2(1-ρ))) meets a
 target T when ρ <= (2x-2)/(2x-1), x = T/D, which caps the rate at that share of capacity.
-Disaggregated units: x prefill replicas at that ρ of 1/E[t_prefill] each, y decode replicas
+Disaggregated units: x prefill replicas at that ρ of their batched capacity (K prompts of the
+mean length in one iteration, K as many as the token budget holds), y decode replicas
 at the largest decode batch meeting TPOT; the unit's rate is the smaller side.
 
 The screen ignores the percentile spread of TPOT and the decode batch's fluctuation, so it is
@@ -27,13 +28,16 @@ from math import gcd
 import numpy as np
 import pandas as pd
 
+from planner.serving.schedulers import Disaggregated
 from planner.workload import Workload
 
 from .instances import Instance
 
 GRID = np.unique(np.round(np.geomspace(1, 2048, 45)))
 IDLE_POWER = 0.3  # share of TDP a GPU draws idle (energy per token; see docs/search.md)
-BINDINGS = ("max_num_seqs", "token_budget", "kv", "tpot", "tbt", "ttft", "e2e", "prefill", "none")
+#: a saturated prefill replica batches the prompts waiting, up to its token budget (vLLM's
+#: max_num_batched_tokens, the Disaggregated default) and 64 prompts (analytic.prefill_sharing)
+PREFILL_TOKENS, PREFILL_BATCH = Disaggregated.model_fields["max_num_batched_tokens"].default, 64
 
 
 @dataclass(frozen=True)
@@ -175,10 +179,11 @@ def instance_tables(inst: Instance, st: WorkloadStats, tg: Targets, seqs) -> dic
     e = inst.engine
     hw = e.hardware
     t_q = float(e.prefill_time(np.array([st.q_in]))[0])
-    t_mean = float(e.prefill_time(np.array([st.mean_in]))[0])
+    k = max(1, min(PREFILL_BATCH, int(PREFILL_TOKENS // max(st.mean_in, 1))))
+    p_cap = k / float(e.steps.prefill(st.mean_in, k)[0])
     transfer = st.q_in * e.kv_bytes_per_token * e.gpus / hw.link_bandwidth + hw.link_latency_s
     ttft0 = t_q + transfer
-    p_rate = float(rho_max(tg.ttft, ttft0)) / t_mean
+    p_rate = float(rho_max(tg.ttft, ttft0)) * p_cap
     kv_b = e.kv_tokens / (st.context + e.scheduler.block_size / 2)
     S = np.asarray(seqs, float)
     cap = np.maximum(np.minimum(S, kv_b), 1.0)
@@ -192,7 +197,7 @@ def instance_tables(inst: Instance, st: WorkloadStats, tg: Targets, seqs) -> dic
     return {
         "ttft0": ttft0,
         "p_rate": p_rate,
-        "p_cap": 1.0 / t_mean,
+        "p_cap": p_cap,
         "d_ok": idx >= 0,
         "d_batch": G[i],
         "d_rate": G[i] / (st.mean_out * t_dec[i]),
