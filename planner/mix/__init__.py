@@ -1,5 +1,6 @@
 """GPU-mix planner: the cheapest mix of GPU types, counts, configurations and routing that
-carries a traffic mix under an SLO (a MILP over pools = GPU type x replica configuration).
+carries a traffic mix under an SLO (a MILP over pools = GPU type x replica configuration;
+a GPU entry's ``search`` block lets planner.search choose its configurations).
 
 >>> from planner.mix import plan
 >>> alloc = plan("examples/melange_toy.yaml")     # doctest: +SKIP
@@ -8,7 +9,8 @@ carries a traffic mix under an SLO (a MILP over pools = GPU type x replica confi
 
 Public API: plan, load_plan, PlanSpec, Allocation (and its rows), build_problem,
 problem_from_arrays, solve_problem, MixModel, SliceModel, solve_slices, TableCapacity,
-MelangeCapacity, read_melange, plan_from_melange, cost_vs_rate, cost_vs_slo, PlanSpecError.
+MelangeCapacity, read_melange, plan_from_melange, cost_vs_rate, cost_vs_slo, resolve_searched,
+PlanSpecError.
 """
 
 from planner.mix.api import as_spec, plan, solve_problem
@@ -28,6 +30,7 @@ from planner.mix.result import (
     Route,
     SliceResult,
 )
+from planner.mix.searched import resolve_searched
 from planner.mix.slices import SliceModel, solve_slices
 from planner.mix.spec import PlanSpec, SLOSpec, load_plan, validate_plan
 from planner.mix.sweeps import cost_vs_rate, cost_vs_slo
@@ -64,6 +67,7 @@ __all__ = [
     "plan_from_melange",
     "problem_from_arrays",
     "read_melange",
+    "resolve_searched",
     "solve_problem",
     "solve_slices",
     "validate_plan",

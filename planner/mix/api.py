@@ -27,6 +27,7 @@ from planner.mix.result import (
     SliceResult,
 )
 from planner.mix.routing import balance, utilization
+from planner.mix.searched import resolve_searched
 from planner.mix.slices import SliceModel
 from planner.mix.solve import MixSolver
 from planner.mix.spec import PlanSpec, load_plan, validate_plan
@@ -35,12 +36,13 @@ PlanLike = PlanSpec | str | Path | dict
 
 
 def as_spec(spec: PlanLike) -> PlanSpec:
-    """A PlanSpec from itself, a plan file path, or a dict."""
-    if isinstance(spec, PlanSpec):
-        return spec
+    """A PlanSpec from itself, a plan file path, or a dict, with its searched configurations
+    resolved (planner.mix.searched: each GPU's ``search`` runs once here)."""
     if isinstance(spec, dict):
-        return validate_plan(spec)
-    return load_plan(spec)
+        spec = validate_plan(spec)
+    elif not isinstance(spec, PlanSpec):
+        spec = load_plan(spec)
+    return resolve_searched(spec)
 
 
 def plan(spec: PlanLike, provider: CapacityProvider | None = None) -> Allocation:

@@ -1,10 +1,12 @@
 """Capacity from capplan's serving model (``planner.serving``): the highest request rate one
 replica sustains under the SLO for requests of each bucket's size.
 
-One :class:`planner.serving.Engine` is built per (model, GPU, tp, pp) and reused for every
-bucket; a bucket is ineligible when the replica cannot hold the model (memory, invalid tp),
-when the request is longer than the model's context or the KV cache, or when no rate meets the
-SLO (e.g. the zero-load TTFT already exceeds it). ``planner.serving`` is imported lazily so the
+One :class:`planner.serving.Engine` is built per (model, pool configuration: GPU, tp, pp,
+quant, max_num_seqs, token_budget) and reused for every bucket; a pool's quant replaces the
+plan's weights / kv, and its limits run chunked prefill (vLLM V1) with them. A bucket is
+ineligible when the replica cannot hold the model (memory, invalid tp), when the request is
+longer than the model's context or the KV cache, or when no rate meets the SLO (e.g. the
+zero-load TTFT already exceeds it). ``planner.serving`` is imported lazily so the
 planner works with measured tables alone.
 """
 
@@ -106,7 +108,22 @@ class ServingCapacity:
         return None if name is None or name.lower() == "none" else name
 
     # ---- engines and SLOs ------------------------------------------------------------------
-    def _build_engine(self, model: str, gpu: str, tp: int, pp: int) -> Any:
+    def replica_engine(self, model: str, pool: Pool) -> Any:
+        """The (cached) Engine of one replica of ``pool``, or the reason (str) it cannot
+        exist."""
+        key = (pool.gpu, pool.tp, pool.pp, pool.quant, pool.max_num_seqs, pool.token_budget)
+        return self._engine(model, *key)
+
+    def _build_engine(
+        self,
+        model: str,
+        gpu: str,
+        tp: int,
+        pp: int,
+        quant_name: str | None = None,
+        max_num_seqs: int | None = None,
+        token_budget: int | None = None,
+    ) -> Any:
         """The Engine of one replica, or the reason (str) it cannot exist."""
         import perfmodel as pm
         from planner.serving import engine_for
@@ -116,15 +133,23 @@ class ServingCapacity:
         except pm.UnknownNameError as exc:
             raise PlanSpecError(f"model {model!r} (serving capacity): {exc}") from None
         quant = None
-        if self.weights or self.kv:
+        if quant_name is not None:
+            from planner.search.space import parse_quant
+
+            quant = parse_quant(quant_name)
+        elif self.weights or self.kv:
             base = pm.step.default_quant(spec)
             quant = pm.Quant(self.weights or base.weights, base.activations, self.kv or base.kv)
+        scheduler = self.scheduler
+        limits = {"max_num_seqs": max_num_seqs, "token_budget": token_budget}
+        if any(v is not None for v in limits.values()):
+            scheduler = {"kind": "chunked"} | {k: v for k, v in limits.items() if v is not None}
         try:
             return engine_for(
                 spec,
                 gpu,
                 pm.Parallelism(tp=tp, pp=pp),
-                self.scheduler,
+                scheduler,
                 quant,
                 self.calibration,
                 self.engine_of(gpu),
@@ -150,7 +175,7 @@ class ServingCapacity:
         from planner.serving import max_rate_under_slo
         from planner.workload import Workload
 
-        engine = self._engine(model, pool.gpu, pool.tp, pool.pp)
+        engine = self.replica_engine(model, pool)
         if isinstance(engine, str):
             return 0.0, engine
         if inp + out > engine.max_context:
@@ -195,7 +220,7 @@ class ServingCapacity:
         from planner.serving import analyze, prepare
         from planner.workload import Workload
 
-        engine = self._engine(model, pool.gpu, pool.tp, pool.pp)
+        engine = self.replica_engine(model, pool)
         keep = weights > 0
         if isinstance(engine, str) or not keep.any() or rate <= 0:
             return {}

@@ -1,4 +1,5 @@
-"""Pools: a GPU type in one replica configuration (tp x pp GPUs per replica) with its price."""
+"""Pools: a GPU type in one replica configuration (tp x pp GPUs per replica, optionally a
+quantization and engine limits) with its price."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ class Pool:
     usd_per_gpu_hour: float
     tp: int = 1
     pp: int = 1
+    quant: str | None = None  # None: the plan's serving quantization
+    max_num_seqs: int | None = None  # None: the engine's default limits
+    token_budget: int | None = None
 
     @property
     def gpus(self) -> int:
@@ -28,10 +32,18 @@ class Pool:
 
     @property
     def name(self) -> str:
-        """``A10G`` for one GPU, ``H100-SXM tp4`` / ``H100-SXM tp4 pp2`` otherwise."""
-        if self.gpus == 1:
-            return self.gpu
-        return f"{self.gpu} tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else "")
+        """``A10G`` for one GPU, ``H100-SXM tp4`` / ``H100-SXM tp4 pp2`` otherwise, then the
+        set options: ``H100-SXM tp2 fp8 seqs64 budget2048``."""
+        parts = [self.gpu]
+        if self.gpus > 1:
+            parts.append(f"tp{self.tp}" + (f" pp{self.pp}" if self.pp > 1 else ""))
+        if self.quant is not None:
+            parts.append(self.quant)
+        if self.max_num_seqs is not None:
+            parts.append(f"seqs{self.max_num_seqs}")
+        if self.token_budget is not None:
+            parts.append(f"budget{self.token_budget}")
+        return " ".join(parts)
 
     def to_dict(self) -> dict:
         return asdict(self) | {
@@ -42,12 +54,15 @@ class Pool:
 
 
 def plan_pools(plan: PlanSpec) -> tuple[Pool, ...]:
-    """One pool per (GPU type, replica configuration) of the plan, in file order."""
+    """One pool per (GPU type, replica configuration) of the plan, in file order (a plan
+    with searched configurations must be resolved first: planner.mix.searched)."""
     pools: list[Pool] = []
     for g in plan.gpus:
+        if g.search is not None:
+            raise ValueError(f"GPU {g.name!r}: resolve its searched configs first")
         price = g.price(g.pricing or plan.pricing)
         for c in g.configs:
-            pool = Pool(g.name, price, c.tp, c.pp)
+            pool = Pool(g.name, price, c.tp, c.pp, c.quant, c.max_num_seqs, c.token_budget)
             if pool not in pools:
                 pools.append(pool)
     return tuple(pools)

@@ -16,6 +16,7 @@ import numpy as np
 from planner.mix.capacity import CapacityMatrix, CapacityProvider, TableCapacity, capacity_matrix
 from planner.mix.errors import PlanSpecError
 from planner.mix.pools import Pool, gpu_caps, plan_pools
+from planner.mix.searched import resolve_searched
 from planner.mix.spec import PlanSpec, SLOSpec
 from planner.mix.traffic import Buckets, model_buckets
 
@@ -139,7 +140,9 @@ def build_problem(
     slo_scale: float = 1.0,
 ) -> Problem:
     """The numeric instance of ``plan``: buckets, capacities from ``provider`` (default: the
-    plan's), optionally with every SLO target multiplied by ``slo_scale``."""
+    plan's), optionally with every SLO target multiplied by ``slo_scale``. Searched
+    configurations are resolved first (at the unscaled SLO; a no-op once resolved)."""
+    plan = resolve_searched(plan)
     provider = provider or make_provider(plan)
     pools = plan_pools(plan)
     demands = []

@@ -211,11 +211,65 @@ class ModelTraffic(_Strict):
         return self
 
 
+def _check_quant(value: str) -> str:
+    """A quant name planner.search accepts (bf16, fp8, w4a16, fp8/fp8/fp8, ...)."""
+    from planner.search.space import parse_quant
+
+    parse_quant(value)
+    return value
+
+
 class ReplicaConfig(_Strict):
-    """Parallelism of one replica: ``tp * pp`` GPUs."""
+    """One replica: ``tp * pp`` GPUs; optionally its quantization and its engine limits
+    (serving capacity only; None keeps the plan's ``capacity.serving`` settings). A limit
+    runs the replica with chunked prefill (vLLM V1) at that max_num_seqs / token budget."""
 
     tp: PositiveInt = 1
     pp: PositiveInt = 1
+    quant: str | None = Field(
+        None, description="weights/activations/KV, e.g. bf16, fp8, fp8/fp8/fp8 (planner.search)"
+    )
+    max_num_seqs: PositiveInt | None = Field(None, description="running sequences per replica")
+    token_budget: int | None = Field(None, ge=2, description="tokens per chunked-prefill step")
+
+    @field_validator("quant")
+    @classmethod
+    def _quant(cls, v: str | None) -> str | None:
+        return None if v is None else _check_quant(v)
+
+    @property
+    def tuned(self) -> bool:
+        """Whether it sets more than tp / pp (needs the serving capacity provider)."""
+        return (self.quant, self.max_num_seqs, self.token_budget) != (None, None, None)
+
+
+class ConfigSearchSpec(_Strict):
+    """Replica configurations found by planner.search (aggregated serving, chunked prefill)
+    for each model of the plan on this GPU type, at the model's SLO and traffic: the ``top``
+    first distinct (tp, pp, quant, max_num_seqs, token_budget) of its ranking (plans meeting
+    the SLO on the whole traffic first, by tokens/s per GPU) become pools."""
+
+    top: PositiveInt = Field(3, description="configurations per model that become pools")
+    evaluate: PositiveInt | None = Field(
+        None, description="screened plans re-evaluated with the full serving model (2 x top)"
+    )
+    tp: list[PositiveInt] = Field(default_factory=lambda: [1, 2, 4, 8], min_length=1)
+    pp: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
+    quant: list[str] = Field(default_factory=lambda: ["bf16"], min_length=1)
+    max_num_seqs: list[PositiveInt] = Field(default_factory=lambda: [64, 256], min_length=1)
+    token_budget: list[Annotated[int, Field(ge=2)]] = Field(
+        default_factory=lambda: [2048], min_length=1
+    )
+
+    @field_validator("quant")
+    @classmethod
+    def _quants(cls, v: list[str]) -> list[str]:
+        return [_check_quant(q) for q in v]
+
+    @property
+    def n_evaluate(self) -> int:
+        """Plans the search re-evaluates with the full model (at least ``top``)."""
+        return max(self.top, self.evaluate or 2 * self.top)
 
 
 class GPUSpec(_Strict):
@@ -229,11 +283,21 @@ class GPUSpec(_Strict):
     pricing: Pricing | None = Field(None, description="overrides the plan's pricing")
     max_gpus: NonNegativeInt | None = Field(None, description="availability cap (GPUs)")
     configs: list[ReplicaConfig] = Field(default_factory=lambda: [ReplicaConfig()], min_length=1)
+    search: ConfigSearchSpec | None = Field(
+        None,
+        description="searched configurations (planner.search); replace the default config, "
+        "add to configs listed explicitly",
+    )
 
     @model_validator(mode="after")
     def _resolve(self) -> Self:
         """Catalog names resolve to their canonical spelling; custom GPUs need a price."""
         if self.custom:
+            if self.search is not None:
+                raise ValueError(
+                    f"custom GPU {self.name!r} cannot be searched (not in hardware_specs); "
+                    "list its configs instead"
+                )
             if (
                 self.usd_per_hour is None
                 and self.spot_usd_per_hour is None
@@ -247,6 +311,14 @@ class GPUSpec(_Strict):
             raise ValueError(f"{exc} (or set custom: true with usd_per_hour)") from None
         object.__setattr__(self, "name", acc.name)
         return self
+
+    @property
+    def fixed_configs(self) -> list[ReplicaConfig]:
+        """The configurations listed in the file (with ``search``: only those given
+        explicitly; without it: ``configs`` or the default tp=1)."""
+        if self.search is not None and "configs" not in self.model_fields_set:
+            return []
+        return list(self.configs)
 
     def price(self, pricing: Pricing) -> float:
         """$/GPU-hour under ``pricing`` (on-demand defaults to the catalog's price)."""
@@ -356,6 +428,19 @@ class PlanSpec(_Strict):
         """Every GPU has a price under its pricing."""
         for g in self.gpus:
             g.price(g.pricing or self.pricing)
+        return self
+
+    @model_validator(mode="after")
+    def _tuned_needs_serving(self) -> Self:
+        """Searched or tuned configs (quant, engine limits) need the serving model."""
+        if self.capacity.serving is not None:
+            return self
+        for g in self.gpus:
+            if g.search is not None or any(c.tuned for c in g.configs):
+                raise ValueError(
+                    f"GPU {g.name!r}: search, quant, max_num_seqs and token_budget need "
+                    "capacity: {serving: {}} (a table or Mélange profile knows only tp / pp)"
+                )
         return self
 
     def slo_of(self, model: ModelTraffic) -> SLOSpec | None:
