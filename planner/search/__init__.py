@@ -17,6 +17,7 @@ from .errors import SearchError
 from .objectives import FRONTIERS, OBJECTIVES, pareto_mask
 from .result import SearchResult
 from .space import SearchSpace
+from .sweep import SweepResult, sweep
 
 __all__ = [
     "FRONTIERS",
@@ -24,7 +25,9 @@ __all__ = [
     "SearchError",
     "SearchResult",
     "SearchSpace",
+    "SweepResult",
     "pareto_mask",
     "search",
+    "sweep",
     "vllm_commands",
 ]

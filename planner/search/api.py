@@ -61,7 +61,7 @@ def search(
     ranked = rank(plans, objective)
     chosen = ranked.head(top)
     ctx = Context(insts.kept, w, slo, space.memory_utilization, samples)
-    full = _full(ctx, chosen, st, target_rate, objective, jobs, progress)
+    full = full_tier(ctx, chosen, st, target_rate, objective, jobs, progress)
     t2 = time.perf_counter()
     return SearchResult(
         model=model.name,
@@ -158,7 +158,7 @@ def describe(plans: pd.DataFrame, kept, mean_out: float, target_rate=None) -> pd
     return add_metrics(plans, mean_out, tab["price"][k], tab["tdp"][k], target_rate)
 
 
-def _full(ctx: Context, chosen: pd.DataFrame, st, target_rate, objective, jobs, progress):
+def full_tier(ctx: Context, chosen: pd.DataFrame, st, target_rate, objective, jobs, progress):
     """Tier 2 on ``chosen``: the full model's figures replace the screen's (kept as
     screen_*), metrics recomputed, ranked by the full model."""
     if chosen.empty:
