@@ -133,7 +133,7 @@ def _screen(insts: Instances, st, tg, space: SearchSpace, target_rate, progress)
                     space.max_gpus_per_unit,
                 )
             )
-    plans = pd.concat(parts, ignore_index=True)
+    plans = screen.frame(parts)
     return describe(plans, kept, st.mean_out, target_rate)
 
 

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from perfmodel import Parallelism
 from perfmodel.errors import ModelDoesNotFitError, PerfModelError
+from perfmodel.memory import memory_footprint
 from perfmodel.plan_checks import check_plan
 from perfmodel.roofline import peak
 from planner.serving.engine import Engine
 
 from .space import SearchSpace, parse_quant
+
+_ANY_GPU = SimpleNamespace(memory_bytes=0.0)  # the footprint's fixed parts need no GPU
 
 
 @dataclass
@@ -72,7 +76,7 @@ def enumerate_instances(
 ) -> Instances:
     """Every (gpu, tp, pp, ep, quant) of ``space`` for ``model``, pruned (module docstring);
     ``need_tokens`` is the largest request's KV (prompt + output tokens)."""
-    out = Instances([])
+    out, fixed = Instances([]), {}
     sched = {
         "kind": "chunked",
         "max_num_seqs": max(space.max_num_seqs),
@@ -90,6 +94,14 @@ def enumerate_instances(
                             out.prune(reason, label)
                             continue
                         par = Parallelism(tp=tp, pp=pp, ep=ep)
+                        key = (tp, pp, ep, q)
+                        if key not in fixed:  # the same on every GPU type
+                            fixed[key] = fixed_bytes(model, par, q, sched["token_budget"])
+                        held, per_token = fixed[key]
+                        usable = space.memory_utilization * hw.memory_bytes - held
+                        if usable < need_tokens * per_token:  # before building an Engine
+                            out.prune("memory", label)
+                            continue
                         try:
                             e = Engine.build(
                                 model, hw, par, sched, parse_quant(q), calibration, engine
@@ -103,6 +115,14 @@ def enumerate_instances(
                         price = hw.price.usd_per_hour
                         out.kept.append(Instance(hw.name, tp, pp, ep, q, e, price, hw.tdp_w))
     return out
+
+
+def fixed_bytes(model, par, quant: str, budget: int) -> tuple[float, float]:
+    """(weights + activations + reserve, KV bytes per token) on one GPU: what a GPU of any
+    memory size must hold (perfmodel.memory)."""
+    q = parse_quant(quant)
+    fp = memory_footprint(model, _ANY_GPU, par, q, 1.0, max_num_batched_tokens=budget)
+    return fp.weights_bytes + fp.activation_bytes + fp.reserve_bytes, fp.kv_bytes_per_token
 
 
 def _static_reason(model, hw, space, tp, pp, ep, q) -> str | None:

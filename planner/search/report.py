@@ -31,11 +31,11 @@ LABELS = {
 
 
 def frontier_figure(res: SearchResult, name: str) -> go.Figure:
-    """Every screened plan (grey, subsampled to 20k points) and the Pareto set per mode, with
+    """Every screened plan (grey, subsampled to 5,000 points) and the Pareto set per mode, with
     the re-evaluated plans' full-model figures on top."""
     xc, _, yc, _ = FRONTIERS[name]
     ok = res.plans[res.plans["feasible"] & (res.plans["rate_rps"] > 0)]
-    cloud = ok.sample(min(len(ok), 20000), random_state=0) if len(ok) else ok
+    cloud = ok.sample(min(len(ok), 5000), random_state=0) if len(ok) else ok
     fig = go.Figure()
     fig.add_scattergl(
         x=cloud[xc], y=cloud[yc], mode="markers", name="screened plans",

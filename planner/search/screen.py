@@ -85,10 +85,9 @@ def rho_max(target: np.ndarray, service: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(r, nan=0.0), 0.0, 1.0)
 
 
-def aggregated(
-    inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, budgets
-) -> pd.DataFrame:
-    """Screen rows of instance ``k`` for every (max_num_seqs, token budget)."""
+def aggregated(inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, budgets) -> dict:
+    """Screen rows (column arrays) of instance ``k`` for every (max_num_seqs, token
+    budget)."""
     e = inst.engine
     S, C = np.asarray(seqs, float), np.asarray(budgets, float)
     kv_b = e.kv_tokens / (st.context + e.scheduler.block_size / 2)
@@ -132,25 +131,23 @@ def aggregated(
     rate = np.where(feasible, np.minimum(rate_b, rho_max(tg.ttft, ttft_b) * capacity), 0.0)
     binding = _agg_binding(checks, G, i, ci, b, cap, S, C, kv_b, feasible, rate < rate_b)
     n = idx.size
-    return pd.DataFrame(
-        {
-            "mode": "aggregated",
-            "instance": k,
-            "prefill_instance": k,
-            "max_num_seqs": np.repeat(S, C.size).astype(int),
-            "token_budget": np.tile(C, S.size).astype(int),
-            "prefill_replicas": np.zeros(n, int),
-            "decode_replicas": np.ones(n, int),
-            "gpus": np.full(n, inst.gpus),
-            "batch": b.ravel(),
-            "rate_rps": rate.ravel(),
-            "capacity_rps": capacity.ravel(),
-            "tpot_s": t_mix[i].ravel(),
-            "ttft_s": ttft_b.ravel(),
-            "binding": binding.ravel(),
-            "feasible": feasible.ravel(),
-        }
-    )
+    return {
+        "mode": np.full(n, "aggregated", dtype=object),
+        "instance": np.full(n, k),
+        "prefill_instance": np.full(n, k),
+        "max_num_seqs": np.repeat(S, C.size).astype(int),
+        "token_budget": np.tile(C, S.size).astype(int),
+        "prefill_replicas": np.zeros(n, int),
+        "decode_replicas": np.ones(n, int),
+        "gpus": np.full(n, inst.gpus),
+        "batch": b.ravel(),
+        "rate_rps": rate.ravel(),
+        "capacity_rps": capacity.ravel(),
+        "tpot_s": t_mix[i].ravel(),
+        "ttft_s": ttft_b.ravel(),
+        "binding": binding.ravel(),
+        "feasible": feasible.ravel(),
+    }
 
 
 def _agg_binding(checks, G, i, ci, b, cap, S, C, kv_b, feasible, queue_bound) -> np.ndarray:
@@ -216,9 +213,9 @@ def ratios(n: int) -> np.ndarray:
 
 def disaggregated(
     insts: list[Instance], ids: list[int], tables: list[dict], seqs, tg: Targets, n, max_gpus
-) -> pd.DataFrame:
-    """Screen rows of every (prefill instance, decode instance x max_num_seqs, x:y) among
-    instances ``ids`` (one GPU type and quant)."""
+) -> dict:
+    """Screen rows (column arrays) of every (prefill instance, decode instance x
+    max_num_seqs, x:y) among instances ``ids`` (one GPU type and quant)."""
     xy = ratios(n)
     P, D, S = len(ids), len(ids), len(seqs)
     g = np.array([insts[k].gpus for k in ids])
@@ -241,22 +238,25 @@ def disaggregated(
     bind = np.where(pre < dec, "prefill", d_bind[di, si])
     bind = np.where(feasible, bind, np.where(p_rate[pi] > 0, "tpot", "ttft"))
     seq = np.asarray(seqs)
-    return pd.DataFrame(
-        {
-            "mode": "disaggregated",
-            "instance": np.asarray(ids)[di],
-            "prefill_instance": np.asarray(ids)[pi],
-            "max_num_seqs": seq[si],
-            "token_budget": np.zeros(pi.size, int),
-            "prefill_replicas": x,
-            "decode_replicas": y,
-            "gpus": gpus,
-            "batch": d["d_batch"][di, si],
-            "rate_rps": rate,
-            "capacity_rps": capacity,
-            "tpot_s": d_tpot[di, si],
-            "ttft_s": ttft0[pi],
-            "binding": bind,
-            "feasible": feasible,
-        }
-    )
+    return {
+        "mode": np.full(pi.size, "disaggregated", dtype=object),
+        "instance": np.asarray(ids)[di],
+        "prefill_instance": np.asarray(ids)[pi],
+        "max_num_seqs": seq[si],
+        "token_budget": np.zeros(pi.size, int),
+        "prefill_replicas": x,
+        "decode_replicas": y,
+        "gpus": gpus,
+        "batch": d["d_batch"][di, si],
+        "rate_rps": rate,
+        "capacity_rps": capacity,
+        "tpot_s": d_tpot[di, si],
+        "ttft_s": ttft0[pi],
+        "binding": bind.astype(object),
+        "feasible": feasible,
+    }
+
+
+def frame(parts: list[dict]) -> pd.DataFrame:
+    """One DataFrame of the screen's column arrays (one concatenation per column)."""
+    return pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
