@@ -2,8 +2,9 @@
 
 Aggregated plans run the chunked-prefill model with the plan's max_num_seqs and token budget;
 disaggregated plans run the DistServe model with x prefill replicas on their own tp x pp and
-y decode replicas. Plans are evaluated in worker processes (fork) when more than one CPU is
-given; each evaluation is independent and seeded, so the result does not depend on the split.
+y decode replicas; pipeline stages keep one batch each in flight (plan_engine). Plans are
+evaluated in worker processes (fork) when more than one CPU is given; each evaluation is
+independent and seeded, so the result does not depend on the split.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -38,36 +39,42 @@ _CTX: Context | None = None
 FIELDS = ("rate_rps", "capacity_rps", "tpot_s", "ttft_s", "batch", "binding", "feasible")
 
 
-def plan_engine(ctx: Context, row) -> Engine:
-    """The Engine of one screened plan row (the scheduler carries its limits)."""
+def plan_engine(ctx: Context, row) -> tuple[Engine, int]:
+    """The Engine of one screened plan row (the scheduler carries its limits) and the number
+    of such engines the plan runs side by side. A pp-stage replica keeps pp batches in
+    flight (planner.search.screen, PIPELINE): it is evaluated as pp virtual engines with
+    1/pp of its sequence slots and KV cache each (disaggregated: as pp times the replicas)."""
     inst = ctx.instances[int(row["instance"])]
-    mu = ctx.memory_utilization
+    mu, v = ctx.memory_utilization, inst.pp
+    seqs = -(-int(row["max_num_seqs"]) // v)
     if row["mode"] == "aggregated":
         sched = ChunkedPrefill(
-            max_num_seqs=int(row["max_num_seqs"]),
-            token_budget=int(row["token_budget"]),
-            memory_utilization=mu,
+            max_num_seqs=seqs, token_budget=int(row["token_budget"]), memory_utilization=mu
         )
     else:
         pre = ctx.instances[int(row["prefill_instance"])]
         sched = Disaggregated(
-            prefill_replicas=int(row["prefill_replicas"]),
-            decode_replicas=int(row["decode_replicas"]),
-            max_num_seqs=int(row["max_num_seqs"]),
+            prefill_replicas=int(row["prefill_replicas"]) * pre.pp,
+            decode_replicas=int(row["decode_replicas"]) * v,
+            max_num_seqs=seqs,
             prefill_tp=pre.tp,
             prefill_pp=pre.pp,
             memory_utilization=mu,
         )
     e = inst.engine
     profile = None if e.profile is None else e.profile.name
-    return Engine.build(
+    engine = Engine.build(
         e.model, e.hardware, e.parallelism, sched, e.quant, e.steps.calibration, profile
     )
+    if v > 1:
+        block = engine.scheduler.block_size
+        engine = replace(engine, kv_tokens=engine.kv_tokens // v // block * block)
+    return engine, (v if row["mode"] == "aggregated" else 1)
 
 
 def evaluate_row(ctx: Context, row) -> dict:
     """The full model's figures for one plan row (FIELDS)."""
-    engine = plan_engine(ctx, row)
+    engine, copies = plan_engine(ctx, row)
     res = max_rate_under_slo(engine, None, ctx.workload, ctx.slo, samples=ctx.samples)
     stat = ctx.slo.stat
     if not res.feasible:
@@ -75,7 +82,8 @@ def evaluate_row(ctx: Context, row) -> dict:
             ctx.slo.targets(),
             key=lambda k: getattr(res.floor, k).get(stat) / ctx.slo.targets()[k],
         )
-        return dict(zip(FIELDS, (0.0, res.capacity, math.nan, math.nan, 0.0, worst, False)))
+        cap = res.capacity * copies
+        return dict(zip(FIELDS, (0.0, cap, math.nan, math.nan, 0.0, worst, False)))
     rep = res.at_rate
     binding = "capacity"
     if res.rate < res.capacity * 0.995:
@@ -83,8 +91,8 @@ def evaluate_row(ctx: Context, row) -> dict:
             ctx.slo.targets(), key=lambda k: getattr(rep, k).get(stat) / ctx.slo.targets()[k]
         )
     values = (
-        res.rate,
-        res.capacity,
+        res.rate * copies,
+        res.capacity * copies,
         rep.tpot.get(stat),
         rep.ttft.get(stat),
         rep.decode_batch,

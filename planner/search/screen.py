@@ -16,6 +16,12 @@ Disaggregated units: x prefill replicas at that ρ of their batched capacity (K 
 mean length in one iteration, K as many as the token budget holds), y decode replicas
 at the largest decode batch meeting TPOT; the unit's rate is the smaller side.
 
+Pipeline parallelism (PIPELINE): a pp-stage replica keeps pp batches in flight, one per stage
+(vLLM's pipeline-parallel batch queue, DistServe's and Vidur's micro-batches): it serves as pp
+virtual engines, each with 1/pp of the sequence slots and KV cache, each step taking the whole
+pipeline's latency (the step model's time at one micro-batch), so the rate is pp times one
+virtual engine's.
+
 The screen ignores the percentile spread of TPOT and the decode batch's fluctuation, so it is
 optimistic; the full serving model (tier 2) re-evaluates the best plans.
 """
@@ -88,9 +94,9 @@ def rho_max(target: np.ndarray, service: np.ndarray) -> np.ndarray:
 def aggregated(inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, budgets) -> dict:
     """Screen rows (column arrays) of instance ``k`` for every (max_num_seqs, token
     budget)."""
-    e = inst.engine
-    S, C = np.asarray(seqs, float), np.asarray(budgets, float)
-    kv_b = e.kv_tokens / (st.context + e.scheduler.block_size / 2)
+    e, v = inst.engine, inst.pp  # v pipeline batches in flight (PIPELINE above)
+    S, C = np.ceil(np.asarray(seqs, float) / v), np.asarray(budgets, float)
+    kv_b = e.kv_tokens / v / (st.context + e.scheduler.block_size / 2)
     cap = np.minimum.reduce(
         [
             np.broadcast_to(S[:, None], (S.size, C.size)),
@@ -130,12 +136,13 @@ def aggregated(inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, bud
     ttft_b = ttft[i, ci]
     rate = np.where(feasible, np.minimum(rate_b, rho_max(tg.ttft, ttft_b) * capacity), 0.0)
     binding = _agg_binding(checks, G, i, ci, b, cap, S, C, kv_b, feasible, rate < rate_b)
+    rate, capacity = rate * v, capacity * v
     n = idx.size
     return {
         "mode": np.full(n, "aggregated", dtype=object),
         "instance": np.full(n, k),
         "prefill_instance": np.full(n, k),
-        "max_num_seqs": np.repeat(S, C.size).astype(int),
+        "max_num_seqs": np.repeat(np.asarray(seqs), C.size).astype(int),
         "token_budget": np.tile(C, S.size).astype(int),
         "prefill_replicas": np.zeros(n, int),
         "decode_replicas": np.ones(n, int),
@@ -180,9 +187,11 @@ def instance_tables(inst: Instance, st: WorkloadStats, tg: Targets, seqs) -> dic
     p_cap = k / float(e.steps.prefill(st.mean_in, k)[0])
     transfer = st.q_in * e.kv_bytes_per_token * e.gpus / hw.link_bandwidth + hw.link_latency_s
     ttft0 = t_q + transfer
+    v = inst.pp  # v pipeline batches in flight (PIPELINE above)
+    p_cap *= v
     p_rate = float(rho_max(tg.ttft, ttft0)) * p_cap
-    kv_b = e.kv_tokens / (st.context + e.scheduler.block_size / 2)
-    S = np.asarray(seqs, float)
+    kv_b = e.kv_tokens / v / (st.context + e.scheduler.block_size / 2)
+    S = np.ceil(np.asarray(seqs, float) / v)
     cap = np.maximum(np.minimum(S, kv_b), 1.0)
     G = np.unique(np.concatenate([GRID, cap]))
     t_dec = e.decode_time(G, st.context)
@@ -197,8 +206,8 @@ def instance_tables(inst: Instance, st: WorkloadStats, tg: Targets, seqs) -> dic
         "p_cap": p_cap,
         "d_ok": idx >= 0,
         "d_batch": G[i],
-        "d_rate": G[i] / (st.mean_out * t_dec[i]),
-        "d_cap": G[cap_i] / (st.mean_out * t_dec[cap_i]),
+        "d_rate": v * G[i] / (st.mean_out * t_dec[i]),
+        "d_cap": v * G[cap_i] / (st.mean_out * t_dec[cap_i]),
         "d_tpot": t_dec[i],
         "d_bind": np.where(
             G[i] >= cap * (1 - 1e-9), np.where(cap == S, "max_num_seqs", "kv"), "tpot"

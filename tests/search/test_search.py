@@ -190,3 +190,17 @@ def _chat_out():
 
     w = Workload.bundled("chat")
     return w.weights, w.output_tokens
+
+
+def test_pipeline_stages_each_keep_a_batch_in_flight():
+    # a 2-stage replica with 256 slots keeps two batches of 128 in flight, each step taking
+    # about one GPU's step at 128 (the same layers in two halves): about twice the rate of
+    # one GPU with 128 slots (vLLM's pipeline batch queue; DistServe's and Vidur's
+    # micro-batches), not the same rate on twice the GPUs
+    space = dict(SMALL, tp=[1], pp=[1, 2], modes=["aggregated"], max_num_seqs=[128, 256])
+    res = search("llama-3.1-8b", "chat", SLO(ttft_s=2.0, tpot_s=0.2), space, top=10)
+    top = res.top.set_index(["pp", "max_num_seqs"])
+    one, two = top.loc[(1, 128)], top.loc[(2, 256)]
+    assert one["binding"] in ("capacity", "max_num_seqs", "ttft")
+    assert two["rate_rps"] > 1.5 * one["rate_rps"]
+    assert two["screen_rate_rps"] > 1.5 * one["screen_rate_rps"]
