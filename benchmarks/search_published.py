@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,35 +158,6 @@ CASES = [
         "812.92 tok/s/GPU disaggregated (4P TP1 + 1D TP4) vs 478.57 aggregated (TP4)",
     ),
     Case(
-        "aiconfigurator-qwen3-32b-gpu-only",
-        "AIConfigurator README (A2): 32 H200, ISL 4000 / OSL 500, TTFT 300 ms / TPOT 10 ms "
-        "(means), FP8, TensorRT-LLM",
-        "qwen3-32b",
-        lambda: Workload.fixed(4000, 500),
-        SLO(ttft_s=0.3, tpot_s=0.01, percentile=None),
-        {
-            "gpus": ["H200-SXM"],
-            "tp": [1, 2, 4, 8],
-            "pp": [1],
-            "quant": ["fp8/fp8/fp8"],
-            "max_gpus_per_unit": 32,
-            "max_instances": 4,
-            "max_num_seqs": [8, 16, 24, 32, 48, 64, 96, 128],
-            "token_budget": [4096, 8192],
-        },
-        None,
-        {
-            "mode": "disaggregated",
-            "prefill_tp": 1,
-            "prefill_pp": 1,
-            "tp": 4,
-            "pp": 1,
-            "prefill_replicas": 4,
-            "decode_replicas": 1,
-        },
-        "812.92 tok/s/GPU disaggregated (4P TP1 + 1D TP4) vs 478.57 aggregated (TP4)",
-    ),
-    Case(
         "vidur-llama2-70b-h100",
         "Vidur-Search Fig. 5a (V1): Llama-2-70B, LMSys-Chat-1M, A100 or H100, <= 16 GPUs, "
         "TTFT 2 s / TBT 200 ms (p99 here), QPS per $ at H100 $4.25 / A100 $2.21",
@@ -217,6 +188,10 @@ CASES = [
         prices={"H100-SXM": 4.25, "A100-SXM4-80GB": 2.21},
     ),
 ]
+
+
+AIC = next(c for c in CASES if c.name == "aiconfigurator-qwen3-32b")
+CASES.insert(CASES.index(AIC) + 1, replace(AIC, name=f"{AIC.name}-gpu-only", engine=None))
 
 
 def run(case: Case, top: int = 60) -> dict:

@@ -146,13 +146,13 @@ class SearchResult:
             "screen_s": self.screen_s,
             "full_s": self.full_s,
             "screen_agreement": self.screen_agreement(),
-            "top": _records(self.to_frame()),
-            "frontiers": {n: _records(self.frontier(n)) for n in FRONTIERS},
+            "top": json_records(self.to_frame()),
+            "frontiers": {n: json_records(self.frontier(n)) for n in FRONTIERS},
             "best_commands": self.vllm_commands() if self.feasible else [],
         }
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def json_records(frame: pd.DataFrame) -> list[dict]:
     """Rows as JSON-safe dicts (numpy scalars to Python, inf / NaN to None)."""
     out = []
     for rec in frame.to_dict("records"):

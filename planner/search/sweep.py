@@ -32,35 +32,14 @@ from .errors import SearchError
 from .full import Context
 from .instances import instance_table
 from .objectives import OBJECTIVES, add_metrics, rank
-from .result import SearchResult, _records
+from .result import SHOWN, SearchResult, json_records
 from .screen import WorkloadStats
 from .space import SearchSpace
 
 #: the labels that name a combination, in the order of a row's key
 KEYS = ("model", "workload", "slo", "space", "prices")
 #: the best plan's columns a sweep row carries
-BEST = (
-    "mode",
-    "gpu",
-    "quant",
-    "tp",
-    "pp",
-    "ep",
-    "prefill_replicas",
-    "decode_replicas",
-    "max_num_seqs",
-    "token_budget",
-    "gpus",
-    "rate_rps",
-    "tokens_per_s_per_gpu",
-    "tokens_per_s_per_user",
-    "ttft_s",
-    "tpot_s",
-    "usd_per_hour",
-    "usd_per_mtok",
-    "energy_j_per_token",
-    "binding",
-)
+BEST = (*SHOWN, "usd_per_hour")
 #: integer columns of a row (nullable: NA where the search raised or found no plan)
 INTS = (
     "n_plans",
@@ -108,7 +87,7 @@ class SweepResult:
             "errors": len(self.errors),
             "wall_s": self.wall_s,
             "workers": self.workers,
-            "rows": _records(_nulls(self.to_frame())),
+            "rows": json_records(_nulls(self.to_frame())),
         }
 
 
@@ -258,7 +237,7 @@ def _search_task(job: _Job) -> dict:
 
 
 def _nulls(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as Python objects with None for NA / NaN (what _records leaves alone)."""
+    """``frame`` as Python objects with None for NA / NaN (what json_records leaves alone)."""
     return frame.astype(object).where(frame.notna(), None)
 
 
