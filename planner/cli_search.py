@@ -83,7 +83,7 @@ def register(app: typer.Typer, guarded) -> None:
         slo_tpot: Annotated[float | None, Opt(help="TPOT target, seconds.")] = None,
         slo_tbt: Annotated[float | None, Opt(help="Time-between-tokens target, s.")] = None,
         slo_e2e: Annotated[float | None, Opt(help="End-to-end target, seconds.")] = None,
-        percentile: Annotated[float, Opt(help="SLO percentile (0.5, 0.9, 0.99).")] = 0.9,
+        percentile: Annotated[float, Opt(help="SLO percentile (0.5, 0.9, 0.99; 0 = mean).")] = 0.9,
         gpus: Annotated[str | None, Opt(help="GPU types, comma-separated (default: all).")] = None,
         tp: Annotated[str | None, Opt(help="tp degrees, e.g. 1,2,4,8.")] = None,
         pp: Annotated[str | None, Opt(help="pp degrees, e.g. 1,2,4.")] = None,
@@ -135,7 +135,9 @@ def _slo(ttft, tpot, tbt, e2e, percentile) -> SLO:
     for k, v in given.items():
         if v is not None and not v > 0:
             raise ValueError(f"--slo-{k[:-2]}: must be > 0 seconds, got {v}")
-    return SLO(**given, percentile=percentile)
+    if percentile not in (0, 0.5, 0.9, 0.99):
+        raise ValueError(f"--percentile: give 0.5, 0.9, 0.99 or 0 (means), got {percentile}")
+    return SLO(**given, percentile=percentile or None)
 
 
 def _run(model, workload, slo, space, objective, top, target_rate, engine, calibration, jobs, fmt):
@@ -180,6 +182,8 @@ def _emit(res, rows: int, fmt: Format, files: dict) -> None:
         {k: (v(head) if callable(v) else head[v]) for k, v in SHOW.items()} if len(head) else {}
     )
     emit(shown, fmt, title)
+    for note in res.notes:
+        console.print(f"note: {note}", highlight=False)
     if res.pruned:
         console.print("pruned: " + ", ".join(f"{k} {v}" for k, v in res.pruned.items()))
     if res.feasible:

@@ -23,6 +23,7 @@ from .result import SearchResult
 from .space import SearchSpace, parse_quant
 
 DEFAULT_ENGINE = "vllm-v1"
+TTFT_BOUND_S = 5.0
 
 
 def search(
@@ -48,7 +49,7 @@ def search(
     t0 = time.perf_counter()
     model = pm.get_model(model) if isinstance(model, str) else model
     w = workload if isinstance(workload, Workload) else Workload.bundled(str(workload))
-    slo = slo if isinstance(slo, SLO) else SLO(**slo)
+    slo, notes = bounded(slo if isinstance(slo, SLO) else SLO(**slo))
     space = space if isinstance(space, SearchSpace) else SearchSpace(**(space or {}))
     _check_args(model, w, objective, top, target_rate)
     st = screen.WorkloadStats.of(w, slo.percentile or 0.5)
@@ -77,7 +78,21 @@ def search(
         full_s=t2 - t1,
         engine=engine,
         instances=insts.kept,
+        notes=notes,
     )
+
+
+def bounded(slo: SLO) -> tuple[SLO, list[str]]:
+    """``slo`` with a TTFT target of TTFT_BOUND_S when it bounds neither TTFT nor E2E (else
+    the highest rate sits at the capacity, where waits grow without bound), and the note
+    that says so."""
+    if slo.ttft_s is not None or slo.e2e_s is not None:
+        return slo, []
+    note = (
+        f"the SLO bounds neither TTFT nor E2E: TTFT {slo.stat} <= {TTFT_BOUND_S:g} s assumed "
+        "(Vidur's 5 s scheduling-delay bound); give --slo-ttft to change it"
+    )
+    return slo.model_copy(update={"ttft_s": TTFT_BOUND_S}), [note]
 
 
 def _check_args(model, w: Workload, objective: str, top: int, target_rate) -> None:

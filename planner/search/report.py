@@ -83,6 +83,7 @@ def render_html(res: SearchResult, rows: int = 25) -> str:
         ("pruned configurations", ", ".join(f"{k}: {v}" for k, v in res.pruned.items()) or "none"),
         ("screen / full rate (median)", f"{agree.get('median_screen_over_full', 0):.3f}"),
     ]  # fmt: skip
+    head += [("note", note) for note in res.notes]
     parts = [f"<h1>Plan search: {html.escape(res.model)}</h1>", _table(pd.DataFrame(head))]
     if res.feasible:
         cmds = "\n".join(res.vllm_commands())

@@ -57,6 +57,7 @@ class SearchResult:
     full_s: float
     engine: str | None
     instances: list = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_plans(self) -> int:
@@ -143,6 +144,7 @@ class SearchResult:
             "plans_screened": self.n_plans,
             "plans_meeting_slo_screen": int(self.plans["feasible"].sum()),
             "pruned": self.pruned,
+            "notes": self.notes,
             "screen_s": self.screen_s,
             "full_s": self.full_s,
             "screen_agreement": self.screen_agreement(),

@@ -204,3 +204,12 @@ def test_pipeline_stages_each_keep_a_batch_in_flight():
     assert one["binding"] in ("capacity", "max_num_seqs", "ttft")
     assert two["rate_rps"] > 1.5 * one["rate_rps"]
     assert two["screen_rate_rps"] > 1.5 * one["screen_rate_rps"]
+
+
+def test_an_slo_without_a_ttft_or_e2e_bound_gets_a_5_s_ttft_bound_and_says_so():
+    # without one, the highest rate sits at the capacity, where waits grow without bound
+    res = search("llama-3.1-8b", "chat", SLO(tpot_s=0.05), SMALL, top=20)
+    assert res.notes and "TTFT p90 <= 5 s assumed" in res.notes[0]
+    top = res.top[res.top["feasible"]]
+    assert (top["ttft_s"] <= 5.0).all()
+    assert res.slo.ttft_s == 5.0 and res.to_dict()["notes"] == res.notes
