@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import pandas as pd
+
 from .model import ModelSpec
 from .ops import build_ops
 from .parallel import Parallelism
@@ -45,6 +47,10 @@ class MemoryFootprint:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"fits": self.fits}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: every byte count, the KV capacity and ``fits``."""
+        return pd.DataFrame([self.to_dict()])
 
 
 def weight_bytes(model: ModelSpec, par: Parallelism, quant: Quant) -> float:

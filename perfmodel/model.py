@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .errors import PerfModelError
 
 #: model_type values whose MLP is not gated and whose norms/linears carry biases (GPT-style).
@@ -64,6 +66,11 @@ class ParamCount:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per component of ``breakdown``: ``component, params``."""
+        rows = [{"component": k, "params": v} for k, v in self.breakdown.items()]
+        return pd.DataFrame(rows, columns=["component", "params"])
 
 
 @dataclass(frozen=True)

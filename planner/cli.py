@@ -11,7 +11,7 @@ import typer
 
 import hardware_specs
 import perfmodel
-from planner import cli_fit, cli_plan, cli_profiling, cli_search, cli_serve
+from planner import cli_fit, cli_plan, cli_profiling, cli_schema, cli_search, cli_serve
 from planner.output import Format, console, emit, fail, guarded
 
 app = typer.Typer(
@@ -213,6 +213,7 @@ cli_profiling.register(app)
 cli_plan.register(app)
 cli_fit.register(app, guarded)
 cli_search.register(app, guarded)
+cli_schema.register(app, guarded)
 
 
 def main() -> None:  # pragma: no cover - console entry

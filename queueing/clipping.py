@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from queueing.errors import QueueingInputError, nonnegative, positive
 from queueing.laws import Empirical, ServiceLaw
@@ -54,6 +55,10 @@ class ClippingOptimum:
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(self.__dict__)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the limit, objective, utility, delays and clipped share."""
+        return pd.DataFrame([self.to_dict()])
 
 
 class MaxTokenQueue:

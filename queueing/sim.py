@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from queueing.errors import positive, positive_int
 from queueing.laws import ServiceLaw
@@ -34,8 +35,18 @@ class SimEstimate:
         """(value - mean) / se: how many standard errors a model is away."""
         return (value - self.mean) / self.se if self.se > 0 else math.copysign(math.inf, 1)
 
-    def to_dict(self) -> dict[str, float]:
-        return {"mean": self.mean, "se": self.se, "n": self.n}
+    def to_dict(self) -> dict[str, float | None]:
+        """``mean``, ``se`` (None when not finite) and ``n``, the batch size."""
+        return {"mean": _finite(self.mean), "se": _finite(self.se), "n": int(self.n)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``mean, se, n``."""
+        return pd.DataFrame([self.to_dict()])
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def batch_means(values: np.ndarray, n_batches: int = 20, stat=np.mean) -> SimEstimate:
@@ -79,6 +90,22 @@ class SimRun:
 
     def wait_cdf(self, t: float, n_batches: int = 20) -> SimEstimate:
         return batch_means(self.waits <= t, n_batches)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per simulated customer: ``wait_s, sojourn_s``."""
+        return pd.DataFrame({"wait_s": self.waits, "sojourn_s": self.sojourns})
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Summary (the per-customer arrays are in :meth:`to_frame`): customers, mean wait and
+        sojourn with their batch-means standard errors, p50/p90/p99 wait."""
+        out: dict[str, float | int | None] = {"customers": int(self.waits.size)}
+        if self.waits.size < 20:
+            return out
+        for name, est in (("wait", self.mean_wait()), ("sojourn", self.mean_sojourn())):
+            out[f"mean_{name}_s"], out[f"mean_{name}_se"] = _finite(est.mean), _finite(est.se)
+        for p in (0.5, 0.9, 0.99):
+            out[f"wait_p{round(p * 100)}_s"] = _finite(np.quantile(self.waits, p))
+        return out
 
 
 def _warm(n: int, warmup: float) -> int:
@@ -149,6 +176,20 @@ class ImpatientRun:
         m = self.served[: size * n_batches].reshape(n_batches, size).sum(1)
         per = w / m
         return SimEstimate(float(per.mean()), float(per.std(ddof=1) / math.sqrt(n_batches)), size)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per simulated customer: ``served, wait_s``."""
+        return pd.DataFrame({"served": self.served, "wait_s": self.waits})
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Summary: customers, loss probability and mean wait of the served, with errors."""
+        out: dict[str, float | int | None] = {"customers": int(self.waits.size)}
+        if self.waits.size < 20 or not self.served.any():
+            return out
+        loss, wait = self.loss_probability(), self.mean_wait_served()
+        out |= {"loss_probability": _finite(loss.mean), "loss_probability_se": _finite(loss.se)}
+        out |= {"mean_wait_served_s": _finite(wait.mean), "mean_wait_served_se": _finite(wait.se)}
+        return out
 
 
 def simulate_mg1_impatient(

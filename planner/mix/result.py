@@ -213,8 +213,11 @@ class Allocation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict of the whole answer (NaN and inf become None)."""
-        data = asdict(self) | {
+        """JSON-safe dict of the whole answer (NaN and inf become None); the dashboard contract
+        is ``planner.report.schema.PlanReport``, its version in ``schema_version``."""
+        from planner.report.schema import SCHEMA_VERSION  # lazy: planner.report imports this
+
+        derived = {
             "gpus_by_type": self.gpus_by_type,
             "total_gpus": self.total_gpus,
             "savings_pct": self.savings_pct,
@@ -222,7 +225,7 @@ class Allocation:
             "cost_per_1m_tokens": self.cost_per_1m_tokens,
             "tokens_per_s": self.tokens_per_s,
         }
-        return _json_safe(data)
+        return _json_safe({"schema_version": SCHEMA_VERSION} | asdict(self) | derived)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -132,8 +132,13 @@ class SearchResult:
         return vllm_commands(self.to_frame().iloc[rank].to_dict(), self.model, memory_utilization)
 
     def to_dict(self) -> dict:
-        """JSON-safe summary: the search, pruning, timings, the ranked plans and frontiers."""
+        """JSON-safe summary: the search, pruning, timings, the ranked plans and frontiers; the
+        dashboard contract is ``planner.report.schema.SearchReport``, its version in
+        ``schema_version``."""
+        from planner.report.schema import SCHEMA_VERSION
+
         return {
+            "schema_version": SCHEMA_VERSION,
             "model": self.model,
             "workload": self.workload,
             "slo": self.slo.model_dump(),

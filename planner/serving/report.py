@@ -49,6 +49,14 @@ class Percentiles:
         q = stat if stat < 1 else stat / 100
         return {0.5: self.p50, 0.9: self.p90, 0.99: self.p99}[round(q, 2)]
 
+    def to_dict(self) -> dict[str, float | None]:
+        """``mean, p50, p90, p99`` in seconds; None where infinite (overloaded)."""
+        return {k: (v if math.isfinite(v) else None) for k, v in asdict(self).items()}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``mean, p50, p90, p99`` (inf when overloaded)."""
+        return pd.DataFrame([asdict(self)])
+
 
 def mean_rse(x: np.ndarray, batches: int, least: int) -> float | None:
     """Relative standard error of the mean of a time-ordered series by ``batches`` batch
@@ -93,7 +101,7 @@ class ServingReport:
 
     @property
     def overloaded(self) -> bool:
-        return self.utilization >= 1
+        return bool(self.utilization >= 1)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per latency metric: mean, p50, p90, p99 (seconds)."""
@@ -105,11 +113,15 @@ class ServingReport:
         return ("ttft", "tpot", "e2e") + (("tbt",) if self.tbt is not None else ())
 
     def to_dict(self) -> dict:
+        """JSON-safe: every non-finite figure (an overloaded replica's latencies and decode
+        batch) becomes None; ``overloaded`` says why."""
+
         def clean(v):
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, list | tuple):
+                return [clean(x) for x in v]
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
-        d = asdict(self)
-        for name in self.metrics:
-            d[name] = {k: clean(v) for k, v in d[name].items()}
-        d["notes"] = list(self.notes)
-        return d | {"utilization": clean(self.utilization), "overloaded": self.overloaded}
+        d = asdict(self) | {"utilization": self.utilization, "overloaded": self.overloaded}
+        return clean(d)
