@@ -229,7 +229,7 @@ def stable_limit(arrival_rate, tokens, seconds_per_token, overhead=0.0) -> float
     s1 = clipped_service_moments(law)[0]
     roots = [complex(sp.N(s.subs(sub), 30)) for s in sp.solve(sp.Eq(lam * s1, 1), L)]
     real = [z.real for z in roots if abs(z.imag) < 1e-12 and z.real > 0]
-    return min(real)
+    return min(real) if real else math.inf  # ρ(∞) = 1 exactly: every finite L is stable
 
 
 def optimal_limit(

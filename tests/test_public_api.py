@@ -39,6 +39,9 @@ FULL = ("hardware_specs", "perfmodel", "queueing", "planner", "planner.serving",
 #: the public part of packages whose ``__all__`` is wider (docs/api.md says why)
 PARTS = {
     "planner.mix": ("Baseline", "PlanSpecError", "PoolAllocation", "Route", "load_plan"),
+    "perfmodel.symbolic": ("ROOFLINE", "decode_ridge", "op_roofline"),
+    "queueing.symbolic": ("clipped_wait", "optimal_limit", "pk_wait"),
+    "planner.symbolic": ("break_even", "offers"),
     "planner.report.schema": (
         "SCHEMA_VERSION",
         "PlanReport",
