@@ -42,6 +42,11 @@ PARTS = {
     "perfmodel.symbolic": ("ROOFLINE", "decode_ridge", "op_roofline"),
     "queueing.symbolic": ("clipped_wait", "optimal_limit", "pk_wait"),
     "planner.symbolic": ("break_even", "offers"),
+    "perfmodel.profiling": ("list_profiles", "load_profile", "run_suite", "run_validation"),
+    "perfmodel.profiling.suite": ("SuitePlan",),
+    "perfmodel.profiling.validate": ("ValidationGrid",),
+    "hardware_specs.engines": ("engines",),
+    "planner.fit.bands": ("bands",),
     "planner.report.schema": (
         "SCHEMA_VERSION",
         "PlanReport",
