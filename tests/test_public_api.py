@@ -81,6 +81,7 @@ def _signature(obj) -> str:
         text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    text = text.replace(str(ROOT), "<repo>")  # path defaults: the same wherever it is cloned
     return re.sub(r" at 0x[0-9a-fA-F]+", "", text)  # function defaults print their address
 
 
