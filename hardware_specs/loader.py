@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from hardware_specs.errors import HardwareSpecError, UnknownHardwareError
 from hardware_specs.schema import Accelerator
+from hardware_specs.yaml_strict import DuplicateKeyError, load_yaml
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 ENV_VAR = "CAPPLAN_HARDWARE_PATH"
@@ -68,7 +69,9 @@ def load_file(path: PathLike) -> Accelerator:
 def read_mapping(path: Path, what: str) -> Mapping:
     """The YAML mapping in ``path`` (one error naming the file otherwise)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise HardwareSpecError(f"{path}: {exc}") from None
     except (OSError, yaml.YAMLError) as exc:
         raise HardwareSpecError(f"{path}: cannot read {what} YAML: {exc}") from exc
     if not isinstance(data, Mapping):

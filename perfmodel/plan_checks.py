@@ -32,6 +32,27 @@ def check_plan(model, hardware, par) -> None:
         )
 
 
+def check_context(model, tokens, field: str = "context_len", extra: int = 0) -> None:
+    """Refuse sequences longer than the model's maximum context (max_position_embeddings):
+    ``tokens`` (one length or an array) plus ``extra`` tokens the step adds (e.g. the one
+    decoded token), naming ``field``, its largest value and the model's limit."""
+    import numpy as np
+
+    arr = np.asarray(tokens, dtype=float)
+    if arr.size == 0:
+        return
+    if not np.isfinite(arr).all():
+        raise PerfModelError(f"{field} must be a finite number of tokens, got {arr.max()!r}")
+    longest, limit = float(arr.max()), model.max_position_embeddings
+    if longest + extra > limit:
+        plus = f" plus {extra} new token{'s' * (extra != 1)}" if extra else ""
+        raise PerfModelError(
+            f"{field} {longest:,.0f}{plus} exceeds {model.name}'s maximum context of "
+            f"{limit:,} tokens (max_position_embeddings); use {field} at most "
+            f"{limit - extra:,} or a model with a longer context"
+        )
+
+
 def _kv_ok(kv: int, tp: int) -> bool:
     return kv % tp == 0 or tp % kv == 0
 
@@ -90,9 +111,10 @@ def max_batch(
     from .memory import kv_bytes_per_sequence, memory_footprint
     from .step import _setup
 
-    if not context_len or context_len < 1:
+    if not context_len or not context_len >= 1:
         raise PerfModelError(f"context_len must be >= 1, got {context_len!r}")
     s = _setup(model, hardware, parallelism, quant, "ideal")
+    check_context(s.model, context_len)
     fp = memory_footprint(s.model, s.hardware, s.par, s.quant, memory_utilization)
     check_fits(s.model, s.hardware, s.par, s.quant, fp, memory_utilization)
     per_seq = kv_bytes_per_sequence(s.model, s.par, s.quant, context_len, block_size)

@@ -21,7 +21,7 @@ from .memory import MemoryFootprint, memory_footprint
 from .model import ModelSpec
 from .ops import OP_ORDER, build_ops
 from .parallel import Parallelism
-from .plan_checks import check_fits, check_plan
+from .plan_checks import check_context, check_fits, check_plan
 from .quant import Quant
 from .roofline import check_device, time_ops
 from .shape import StepShape
@@ -199,6 +199,7 @@ def estimate_step(
     where ``last`` is false for a chunk that does not end its prompt (no lm_head row)."""
     setup = _setup(model, hardware, parallelism, quant, calibration)
     new, cached, final = _batch_arrays(batch)
+    check_context(setup.model, new + cached, "new + context tokens of a sequence")
     shape = StepShape.from_sequences(new, cached, setup.model, final)
     kv_tokens = float((new + cached).sum())
     memory = memory_footprint(
@@ -317,7 +318,9 @@ def estimate_grid(
     calibration="ideal",
 ) -> GridEstimate:
     """Steps of ``batch`` sequences, each ``new_tokens`` after ``context`` cached tokens, for
-    every element of the broadcast arrays (decode: new_tokens=1; prefill: context=0)."""
+    every element of the broadcast arrays (decode: new_tokens=1; prefill: context=0). A raw
+    vectorized grid: it does not check the model's maximum context (prefill_time, decode_time,
+    estimate_step and max_batch do)."""
     setup = _setup(model, hardware, parallelism, quant, calibration)
     shape = StepShape.from_grid(batch, new_tokens, context, setup.model)
     timed, factor, m = _timed(setup, shape)
@@ -332,11 +335,13 @@ def estimate_grid(
 
 def prefill_time(model, hardware, prompt_len, batch=1, **kwargs):
     """Seconds to prefill ``batch`` prompts of ``prompt_len`` tokens (arrays broadcast)."""
+    check_context(resolve_model(model), prompt_len, "prompt_len")
     return _scalar_or_array(estimate_grid(model, hardware, batch, 0, prompt_len, **kwargs))
 
 
 def decode_time(model, hardware, context_len, batch=1, **kwargs):
     """Seconds of one decode step of ``batch`` sequences at ``context_len`` cached tokens."""
+    check_context(resolve_model(model), context_len, "context_len", extra=1)
     return _scalar_or_array(estimate_grid(model, hardware, batch, context_len, 1, **kwargs))
 
 

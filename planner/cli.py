@@ -11,6 +11,7 @@ import typer
 
 import hardware_specs
 import perfmodel
+from perfmodel.plan_checks import check_context
 from planner import cli_fit, cli_plan, cli_profiling, cli_schema, cli_search, cli_serve
 from planner.output import Format, console, emit, fail, guarded
 
@@ -26,6 +27,7 @@ app.add_typer(models_app, name="models")
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 GIB = 2**30
+MAX_STEP_BATCH = 1_000_000  # sequences in one estimated step (a list of this many is built)
 
 
 @hardware_app.command("list")
@@ -129,7 +131,18 @@ def estimate(
     ):
         if value < 1:
             fail(f"--{name} must be >= 1, got {value}")
+    if batch > MAX_STEP_BATCH:
+        fail(
+            f"--batch must be at most {MAX_STEP_BATCH:,} sequences per step, got {batch:,} "
+            "(engines run at most a few thousand; use capplan serve for load)"
+        )
     spec = perfmodel.get_model(model)
+    if phase is not Phase.prefill:
+        check_context(spec, context_len, "--context-len", extra=1)
+    if phase is Phase.prefill:
+        check_context(spec, prompt_len, "--prompt-len")
+    if phase is Phase.mixed:
+        check_context(spec, chunk, "--chunk")
     base = perfmodel.step.default_quant(spec)
     quant = perfmodel.Quant(weights or base.weights, activations or base.activations, kv or base.kv)
     seqs = step_batch(phase, batch, prompt_len, context_len, chunk)

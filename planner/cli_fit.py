@@ -4,7 +4,6 @@ a user's own benchmark results)."""
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ import pandas as pd
 import typer
 import yaml
 
-from planner.output import Format, console, emit
+from planner.output import Format, console, emit, strict_json
 
 Opt = typer.Option
 engines_app = typer.Typer(help="Serving-engine profiles (vLLM, SGLang, TensorRT-LLM).",
@@ -150,7 +149,7 @@ def validate_serving_cmd(results: Path, engine: str | None, fmt: str, html: Path
     if html:
         val.write_html(html)
     if fmt == "json":
-        print(json.dumps(val.to_dict(), indent=2, default=str))
+        print(strict_json(val.to_dict()))
     elif fmt == "markdown":
         print(val.to_markdown())
     else:

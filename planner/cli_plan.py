@@ -6,14 +6,15 @@ Wire it into the app with ``cli_plan.register(app)``.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from planner.output import console, err_console, guarded
+from planner.outdir import check_out_dir
+from planner.output import console, err_console, guarded, strict_json
 
 
 class PlanFormat(StrEnum):
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
 
         if not plan_file.exists():
             raise FileNotFoundError(f"{plan_file}: no such plan file")
+        folder = check_out_dir(out or Path(f"{plan_file.stem}-report"))  # before any work
         spec = as_spec(plan_file)
         provider = make_provider(spec)
         alloc = plan(spec, provider=provider)
@@ -53,13 +55,14 @@ def register(app: typer.Typer) -> None:
             rate_curve = cost_vs_rate(spec, provider=provider)
             if any(spec.slo_of(m) is not None for m in spec.models):
                 slo_curve = cost_vs_slo(spec, provider=provider)
-        folder = out or Path(f"{plan_file.stem}-report")
         files = write_report(alloc, folder, rate_curve, slo_curve)
         if fmt is PlanFormat.json:
-            print(json.dumps(alloc.to_dict(), indent=2))
+            print(strict_json(alloc.to_dict()))
         else:
             print_summary(alloc, console)
             console.print(f"report: {files['html']} (+ plan.md, plan.json, CSV)", highlight=False)
+        if getattr(files, "note", None):
+            err_console.print(f"[yellow]note:[/] {escape(files.note)}", highlight=False)
         if not alloc.feasible:
             err_console.print("[bold red]no feasible plan[/]; see the issues above")
             raise typer.Exit(1)

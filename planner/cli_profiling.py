@@ -15,7 +15,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from planner.output import console, guarded, table
+from planner.output import console, guarded, strict_json, table
 
 DEFAULT_OUT = Path("capplan-profile")
 
@@ -73,7 +73,7 @@ def profile_cmd(
     path = prof.save(out)
     summary = prof.summary() | {"path": str(path)}
     if fmt is SummaryFormat.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(strict_json(summary))
         return
     rows = [{"field": k, "value": json.dumps(v, default=str) if isinstance(v, dict | list) else v}
             for k, v in summary.items()]  # fmt: skip
@@ -149,7 +149,7 @@ def _show_validation(result, fmt: ValidateFormat, html: Path | None) -> None:
     if html:
         result.write_html(html)
     if fmt is ValidateFormat.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        print(strict_json(result.to_dict()))
     elif fmt is ValidateFormat.markdown:
         print(result.to_markdown())
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from planner.cli_serve import load_workload
-from planner.output import Format, console, emit, err_console
+from planner.outdir import check_out_dir
+from planner.output import Format, console, emit, err_console, strict_json
 from planner.search import OBJECTIVES, SearchSpace, search
 from planner.serving import SLO
 
@@ -113,8 +113,8 @@ def register(app: typer.Typer, guarded) -> None:
             token_budget=_ints(token_budget, "--token-budget"), modes=_names(modes),
             max_instances=max_instances, max_gpus_per_unit=max_gpus, cross_node_tp=cross_node_tp,
         )  # fmt: skip
-        if out is not None and out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out}: is a file; give a folder for the report")
+        if out is not None:
+            check_out_dir(out)  # before the search: a bad --out fails in a second
         res = _run(model, load_workload(workload), slo, space, objective, top, target_rate,
                    engine, calibration, jobs, fmt)  # fmt: skip
         files = {}
@@ -122,6 +122,8 @@ def register(app: typer.Typer, guarded) -> None:
             from planner.search.report import write_search
 
             files = write_search(res, out)
+            if getattr(files, "note", None):
+                err_console.print(f"note: {files.note}", highlight=False, markup=False)
         _emit(res, rows, fmt, files)
 
 
@@ -168,7 +170,7 @@ def _run(model, workload, slo, space, objective, top, target_rate, engine, calib
 def _emit(res, rows: int, fmt: Format, files: dict) -> None:
     frame = res.to_frame()
     if fmt is Format.json:
-        print(json.dumps(res.to_dict(), indent=2))
+        print(strict_json(res.to_dict()))
         return
     if fmt is Format.csv:
         emit(frame, fmt)

@@ -3,15 +3,16 @@ SLO, an optional simulation beside the analytic model, and a rate sweep chart.""
 
 from __future__ import annotations
 
-import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
+from pydantic import ValidationError
 
-from planner.output import Format, console, emit
+from planner.output import Format, console, emit, err_console, strict_json
 from planner.serving import SLO, Engine, analyze, max_rate_under_slo, prepare
 from planner.workload import Workload
 
@@ -48,6 +49,74 @@ def scheduler_spec(
     if kind == "disaggregated":
         spec |= {"prefill_replicas": prefill_replicas, "decode_replicas": decode_replicas}
     return {k: v for k, v in spec.items() if v is not None}
+
+
+# scheduler fields of planner.serving's pydantic models that are CLI options of the same name
+SCHEDULER_OPTIONS = (
+    "max_num_seqs",
+    "token_budget",
+    "batch_size",
+    "memory_utilization",
+    "prefill_replicas",
+    "decode_replicas",
+)
+
+
+@contextmanager
+def scheduler_options():
+    """Turn a pydantic error of the scheduler's fields into one line naming the CLI option."""
+    try:
+        yield
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        field = next((str(x) for x in e["loc"] if str(x) in SCHEDULER_OPTIONS), None)
+        opt = "--" + field.replace("_", "-") if field else "--scheduler"
+        got = f", got {e['input']!r}" if "input" in e and not isinstance(e["input"], dict) else ""
+        raise ValueError(f"{opt}: {e['msg'].lower()}{got}") from None
+
+
+def check_counts(**counts) -> None:
+    """Integer options that must be >= 1 (None: not given)."""
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be >= 1, got {value}")
+
+
+def serve_slo(ttft, tpot, e2e, tbt, percentile) -> SLO | None:
+    """The SLO of the options (None when no target is given); a target must be a finite
+    number of seconds > 0 (0 is not "no SLO": leave the option out for that)."""
+    targets = {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e, "tbt_s": tbt}
+    for name, value in targets.items():
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"--slo-{name[:-2]} must be a finite number of seconds > 0, got {value} "
+                "(leave the option out for no target)"
+            )
+    if percentile not in (0, 0.5, 0.9, 0.99):
+        raise ValueError(f"--percentile: give 0.5, 0.9, 0.99 or 0 (means), got {percentile}")
+    if all(v is None for v in targets.values()):
+        return None
+    return SLO(**targets, percentile=percentile or None)
+
+
+def check_servable(prep, workload: str, warn_share: float = 0.5) -> None:
+    """Refuse a workload none of whose requests the engine can serve (longer than the model
+    context or the KV cache), naming why; warn on stderr when most are set aside."""
+    share = sum(prep.rejected.values())
+    why = "; ".join(f"{v:.0%} {k}" for k, v in prep.rejected.items())
+    if prep.I.size == 0:
+        raise ValueError(
+            f"no request of workload {workload!r} can be served: {why}; use shorter "
+            "requests, a model with a longer context or more memory (--tp)"
+        )
+    if share >= warn_share:
+        err_console.print(
+            f"warning: {share:.0%} of workload {workload!r} cannot be served and is left out "
+            f"of every number below: {why}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _ms(x: float) -> float:
@@ -127,38 +196,35 @@ def register(app: typer.Typer, guarded) -> None:
         """Latency percentiles, capacity and max rate under an SLO of one replica."""
         import perfmodel
 
-        if replicas < 1:
-            raise ValueError(f"--replicas must be >= 1, got {replicas}")
-        engine = Engine.build(
-            model,
-            hardware,
-            perfmodel.Parallelism(tp=tp, pp=pp),
-            scheduler_spec(
-                scheduler,
-                max_num_seqs,
-                token_budget,
-                batch_size,
-                prefill_replicas,
-                decode_replicas,
-                memory_utilization,
-            ),
-            quant=None
-            if quant is None
-            else perfmodel.step.weight_quant(perfmodel.get_model(model), quant),
-            calibration=calibration,
-            engine=None if engine.lower() == "none" else engine,
-        )
+        check_counts(replicas=replicas, tp=tp, pp=pp, requests=requests, concurrency=concurrency)
+        if rate is not None and not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"--rate must be a positive number of requests/s, got {rate}")
+        slo = serve_slo(slo_ttft, slo_tpot, slo_e2e, slo_tbt, percentile)
+        with scheduler_options():
+            engine = Engine.build(
+                model,
+                hardware,
+                perfmodel.Parallelism(tp=tp, pp=pp),
+                scheduler_spec(
+                    scheduler,
+                    max_num_seqs,
+                    token_budget,
+                    batch_size,
+                    prefill_replicas,
+                    decode_replicas,
+                    memory_utilization,
+                ),
+                quant=None
+                if quant is None
+                else perfmodel.step.weight_quant(perfmodel.get_model(model), quant),
+                calibration=calibration,
+                engine=None if engine.lower() == "none" else engine,
+            )
         prep = prepare(engine, load_workload(workload))
+        check_servable(prep, workload)
         if concurrency is not None:
             _emit_closed(engine, prep, concurrency, replicas, fmt)
             return
-        slo = None
-        targets = {"ttft_s": slo_ttft, "tpot_s": slo_tpot, "e2e_s": slo_e2e, "tbt_s": slo_tbt}
-        for name, value in targets.items():
-            if value is not None and not value > 0:
-                raise ValueError(f"--slo-{name[:-2]} must be > 0 seconds, got {value}")
-        if any(v is not None for v in targets.values()):
-            slo = SLO(**targets, percentile=percentile or None)
         capacity = analyze(engine, prep, 1e-9).capacity
         rate = (rate if rate is not None else 0.7 * capacity * replicas) / replicas
         reports = {"analytic": analyze(engine, prep, rate, slo)}
@@ -226,7 +292,7 @@ def _emit(reports: dict, best, fmt: Format, bands: list[dict] | None = None) -> 
         payload = {k: r.to_dict() for k, r in reports.items()}
         payload["max_rate_under_slo"] = best.to_dict() if best else None
         payload["bands_80"] = bands or []
-        print(json.dumps(payload, indent=2, default=str))
+        print(strict_json(payload))
         return
     frame = report_frame(reports)
     if fmt is Format.csv:

@@ -5,12 +5,16 @@ the bundled synthetic traces (chat, summarization, code); bucketing helpers for 
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from planner.cells import csv_row, numeric_cells
 
 TRACE_DIR = Path(__file__).parent / "data" / "traces"
 REQUIRED = ("input_tokens", "output_tokens")
@@ -34,8 +38,17 @@ class Workload:
 
     # ---- constructors --------------------------------------------------------------------
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, name: str = "trace", source: str = "trace"):
-        """Rows with input_tokens, output_tokens and optionally arrival_time / weight."""
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        name: str = "trace",
+        source: str = "trace",
+        row_of: Callable[[int], int] | None = None,
+    ):
+        """Rows with input_tokens, output_tokens and optionally arrival_time / weight.
+
+        Token counts must be whole numbers >= 1 (no rounding): the first bad cell is named
+        by ``source``, row (``row_of(position)``; default 1 = first request) and column."""
         missing = [c for c in REQUIRED if c not in frame.columns]
         if missing:
             raise WorkloadError(
@@ -44,30 +57,55 @@ class Workload:
             )
         if frame.empty:
             raise WorkloadError(f"{source}: no requests")
-        ins = _lengths(frame["input_tokens"], "input_tokens", source, minimum=1)
-        outs = _lengths(frame["output_tokens"], "output_tokens", source, minimum=1)
-        w = frame["weight"].to_numpy(float) if "weight" in frame else np.ones(len(frame))
+        cells = functools.partial(
+            numeric_cells, source=source, error=WorkloadError, row_of=row_of or (lambda i: i + 1)
+        )
+        ins, outs = (
+            cells(frame[c], c, integer=True, minimum=1, fix="use a whole token count >= 1").astype(
+                np.int64
+            )
+            for c in REQUIRED
+        )
+        w = (
+            cells(frame["weight"], "weight", minimum=0, fix="use a weight >= 0")
+            if "weight" in frame
+            else np.ones(len(frame))
+        )
+        if w.sum() <= 0:
+            raise WorkloadError(f"{source}: column 'weight' sums to 0; give some request weight")
         arrivals = None
         if "arrival_time" in frame:
-            arrivals = frame["arrival_time"].to_numpy(float)
-            if not np.all(np.isfinite(arrivals)) or np.any(np.diff(arrivals) < 0):
+            arrivals = cells(frame["arrival_time"], "arrival_time", fix="use seconds")
+            if np.any(np.diff(arrivals) < 0):
                 raise WorkloadError(f"{source}: arrival_time must be finite and non-decreasing")
             arrivals = arrivals - arrivals[0]
         return cls(name, ins, outs, w / w.sum(), arrivals)
 
     @classmethod
     def from_trace(cls, path: str | Path, name: str | None = None) -> Workload:
-        """Load a CSV or JSONL trace (columns input_tokens, output_tokens[, arrival_time])."""
+        """Load a CSV or JSONL trace (columns input_tokens, output_tokens[, arrival_time]);
+        a bad cell is named by file, line and column."""
         path = Path(path)
         if not path.is_file():
             raise WorkloadError(f"trace file {str(path)!r} does not exist")
         if path.suffix in (".jsonl", ".json"):
-            frame = pd.DataFrame(
-                [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            )
+            numbered = [
+                (k, line) for k, line in enumerate(path.read_text().splitlines(), 1) if line.strip()
+            ]
+            rows = []
+            for k, line in numbered:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise WorkloadError(f"{path}: line {k} is not a JSON object: {exc}") from None
+            frame, row_of = pd.DataFrame(rows), (lambda i: numbered[i][0])
         else:
-            frame = pd.read_csv(path)
-        return cls.from_frame(frame, name or path.stem, str(path))
+            try:
+                frame = pd.read_csv(path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                raise WorkloadError(f"{path}: cannot read trace CSV: {exc}") from None
+            row_of = csv_row
+        return cls.from_frame(frame, name or path.stem, str(path), row_of=row_of)
 
     @classmethod
     def bundled(cls, name: str) -> Workload:
@@ -186,14 +224,3 @@ class Bucket:
 
 def bundled_names() -> list[str]:
     return sorted(p.stem for p in TRACE_DIR.glob("*.csv"))
-
-
-def _lengths(col: pd.Series, name: str, source: str, minimum: int) -> np.ndarray:
-    values = pd.to_numeric(col, errors="coerce").to_numpy(float)
-    bad = ~np.isfinite(values) | (values < minimum)
-    if bad.any():
-        raise WorkloadError(
-            f"{source}: {int(bad.sum())} row(s) have a missing, non-numeric, NaN or < {minimum} "
-            f"{name} (first at row {int(np.argmax(bad))})"
-        )
-    return np.rint(values).astype(np.int64)

@@ -106,11 +106,13 @@ def solve_problem(
         for m in range(len(problem.demands))
     ]
     baselines = _baselines(problem, opts) if compare_single_type else ()
+    status, warnings = sanity_warnings(problem, sol, mip_gap, time_limit_s)
     return Allocation(
         problem.name,
         True,
-        sol.status,
+        status,
         sol.cost,
+        issues=tuple(warnings),
         pools=_pools(problem, sol, flows, provider),
         routes=_routes(problem, flows),
         baselines=baselines,
@@ -119,6 +121,58 @@ def solve_problem(
         solve_time_s=sol.solve_time_s,
         **common,
     )
+
+
+#: sanity limits: a feasible plan beyond them is legal but almost surely a mistake
+MAX_SANE_GPUS = 5_000
+MAX_SANE_RATE_RATIO = 1_000.0  # offered rate / the largest single-replica capacity
+PROVEN_GAP = 0.01  # "optimal" only when the solver proved the plan within 1% of the optimum
+
+
+def sanity_warnings(
+    problem: Problem, sol: Solution, mip_gap: float, time_limit_s: float
+) -> tuple[str, list[Issue]]:
+    """The status to report and the ``warning`` issues of a feasible plan: more than
+    ``MAX_SANE_GPUS`` GPUs, a rate beyond ``MAX_SANE_RATE_RATIO`` x the largest replica
+    capacity, or a solver that did not prove the plan within ``PROVEN_GAP`` (a ``mip_gap``
+    above it, a measured gap above ``mip_gap``, or the time limit); such a plan is labelled
+    "feasible", never "optimal"."""
+    out = []
+    gpus = int(sum(sol.replicas[:, p].sum() * pool.gpus for p, pool in enumerate(problem.pools)))
+    if gpus > MAX_SANE_GPUS:
+        out.append(Issue(
+            "warning",
+            f"the plan needs {gpus:,} GPUs (more than {MAX_SANE_GPUS:,})",
+            "check rate_rps (requests per second) and the capacities; split a plan this size "
+            "by region or cluster",
+        ))  # fmt: skip
+    for d in problem.demands:
+        cap = float(np.max(d.capacity.rate, initial=0.0))
+        if cap > 0 and d.rate_rps > MAX_SANE_RATE_RATIO * cap:
+            out.append(Issue(
+                "warning",
+                f"{d.name}: rate {d.rate_rps:,.4g} req/s is {d.rate_rps / cap:,.0f}x the largest "
+                f"single-replica capacity ({cap:.4g} req/s): check the rate and its unit",
+                "rate_rps is requests per second (not per minute or per hour)",
+                model=d.name,
+            ))  # fmt: skip
+    status = sol.status
+    if status == "optimal" and (mip_gap > PROVEN_GAP or (sol.gap or 0.0) > max(mip_gap, 0.0)):
+        status = "feasible"
+        out.append(Issue(
+            "warning",
+            f"the solver stopped within mip_gap {mip_gap:g} ({mip_gap * 100:g}% of the cost): "
+            "the plan is not proven cheapest",
+            f"set mip_gap to at most {PROVEN_GAP:g} (a fraction: 0.01 means 1%)",
+        ))  # fmt: skip
+    elif status == "feasible":
+        out.append(Issue(
+            "warning",
+            f"the solver stopped at the time limit ({time_limit_s:g} s) with a plan not proven "
+            "cheapest",
+            "raise time_limit_s, or use fewer buckets or pools",
+        ))  # fmt: skip
+    return status, out
 
 
 def _time_limit_issue(time_limit_s: float) -> Issue:

@@ -14,6 +14,7 @@ as the SLO loosens). A table without SLO columns is taken as measured at the pla
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 import hardware_specs
+from planner.cells import csv_row, numeric_cells
 from planner.mix.errors import PlanSpecError
 from planner.mix.pools import Pool
 from planner.mix.spec import SLOSpec
@@ -174,7 +176,9 @@ class TableCapacity:
 
 
 def normalize_table(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Rename aliases, fill defaults, canonicalize GPU names and check values."""
+    """Rename aliases, fill defaults, canonicalize GPU names and parse every numeric cell
+    strictly (text, non-finite, fractional or negative tp/pp, bad rates: one error naming the
+    file, row and column; rates >= 0, token counts > 0, SLO targets > 0 s or blank)."""
     f = frame.rename(columns={c: c.strip().lower() for c in frame.columns})
     f = f.rename(columns={"pool": "gpu", "max_rate": "max_rate_rps"})
     need = ["gpu", "input_tokens", "output_tokens", "max_rate_rps"]
@@ -186,32 +190,45 @@ def normalize_table(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             + ", ".join(SLO_COLUMNS)
         )
     f = f.copy()
-    for col, default in (("tp", 1), ("pp", 1)):
-        f[col] = f[col].fillna(default).astype(int) if col in f else default
+    cells = functools.partial(numeric_cells, source=source, error=PlanSpecError)
+    for col in ("tp", "pp"):
+        if col in f:
+            v = cells(
+                f[col],
+                col,
+                integer=True,
+                minimum=1,
+                blank_ok=True,
+                fix="use a whole number of GPUs >= 1 (blank = 1)",
+            )
+            f[col] = np.where(np.isnan(v), 1, v).astype(int)
+        else:
+            f[col] = 1
+    blank_gpu = f["gpu"].isna() | f["gpu"].astype(str).str.strip().eq("")
+    if blank_gpu.any():
+        row = int(np.flatnonzero(blank_gpu.to_numpy())[0])
+        raise PlanSpecError(
+            f"{source}: row {csv_row(row)}, column 'gpu': the cell is blank; name the GPU type"
+        )
     f["model"] = f["model"].fillna("").astype(str).str.strip() if "model" in f else ""
     names = {g: canonical_gpu(g) for g in f["gpu"].unique()}
     f["gpu"] = f["gpu"].map(names)
-    for col in ("input_tokens", "output_tokens", "max_rate_rps", *SLO_COLUMNS):
-        if col in f:
-            f[col] = pd.to_numeric(f[col], errors="coerce")
-    _check_values(f, source)
-    return f
-
-
-def _check_values(f: pd.DataFrame, source: str) -> None:
-    """Rates >= 0 and finite (0 = ineligible); token counts > 0; SLO values > 0 or blank."""
-    bad = f.max_rate_rps.isna() | ~np.isfinite(f.max_rate_rps) | (f.max_rate_rps < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise PlanSpecError(
-            f"{source}: row {row + 2}, column 'max_rate_rps': {f.max_rate_rps.iloc[row]!r} is not "
-            "a rate; use a number >= 0 (req/s; 0 marks the pool ineligible for that bucket)"
-        )
+    f["max_rate_rps"] = cells(
+        f["max_rate_rps"],
+        "max_rate_rps",
+        minimum=0,
+        fix="use a number >= 0 (req/s; 0 marks the pool ineligible for that bucket)",
+    )
     for col in ("input_tokens", "output_tokens"):
-        bad = f[col].isna() | (f[col] <= 0)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise PlanSpecError(f"{source}: row {row + 2}, column '{col}': use a token count > 0")
+        f[col] = cells(f[col], col, minimum=0, above=True, fix="use a token count > 0")
     for col in SLO_COLUMNS:
-        if col in f and (f[col] <= 0).any():
-            raise PlanSpecError(f"{source}: column '{col}': SLO targets must be > 0 s or blank")
+        if col in f:
+            f[col] = cells(
+                f[col],
+                col,
+                minimum=0,
+                above=True,
+                blank_ok=True,
+                fix="use an SLO target > 0 s, or leave the cell blank",
+            )
+    return f

@@ -79,7 +79,7 @@ class Exclusion:
 class Issue:
     """Why a plan is infeasible and what would make it feasible."""
 
-    kind: str  # bucket | caps | types | capacity
+    kind: str  # bucket | caps | types | capacity | solver; warning (on a feasible plan)
     message: str
     suggestion: str | None = None
     model: str | None = None
@@ -103,7 +103,10 @@ class Allocation:
     """A GPU-mix plan: which pools, how many replicas, routed how, at what cost.
 
     When ``feasible`` is False, ``issues`` explain which bucket/model/cap blocks the plan and
-    the SLO or cap that would make it feasible; ``pools`` and ``routes`` are empty.
+    the SLO or cap that would make it feasible; ``pools`` and ``routes`` are empty. A feasible
+    plan's ``issues`` are of kind ``warning``: a legal answer that is almost surely a mistake
+    (thousands of GPUs, a rate far beyond any replica, a solver that did not prove the plan
+    cheapest: then ``status`` is "feasible", never "optimal").
     """
 
     name: str

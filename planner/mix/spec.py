@@ -24,19 +24,57 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 import hardware_specs
+from hardware_specs.yaml_strict import DuplicateKeyError, load_json, load_yaml
 from planner.mix.errors import PlanSpecError
 
 PROB_TOL = 1e-6
 Pricing = Literal["on_demand", "spot", "reserved"]
 
 
+def _has_type(annotation: Any, types: tuple[type, ...]) -> bool:
+    """Whether ``annotation`` (``int``, ``list[float] | None``, ...) mentions one of ``types``."""
+    if annotation in types:
+        return True
+    return any(_has_type(arg, types) for arg in get_args(annotation))
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_has_bool(v) for v in value)
+    return isinstance(value, bool)
+
+
+def _fraction(value: float, field: str, example: str, upper: float = 1.0) -> float:
+    """``value`` must lie in [0, upper); a value of 1 or more is most likely a percentage."""
+    if value >= upper:
+        hint = f" (it looks like a percentage: write {value / 100:g} for {value:g}%)"
+        hint = hint if value > 1 else ""
+        raise ValueError(f"{field} is a fraction in [0, {upper:g}), e.g. {example}{hint}")
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Plan-file models: unknown fields refused; numbers finite (no .inf / .nan), integers
+    whole (pydantic refuses 1.5 for an int, no truncation), and no ``true`` taken as 1."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``tp: true`` is not the number 1: refuse booleans where a number is meant."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or not _has_bool(value):
+            return value
+        if _has_type(field.annotation, (int, float)) and not _has_type(field.annotation, (bool,)):
+            raise ValueError("true/false is not a number; write the number itself")
+        return value
 
 
 class SLOSpec(_Strict):
@@ -45,7 +83,12 @@ class SLOSpec(_Strict):
     ttft_s: PositiveFloat | None = Field(None, description="time to first token, seconds")
     tpot_s: PositiveFloat | None = Field(None, description="time per output token, seconds")
     e2e_s: PositiveFloat | None = Field(None, description="end-to-end latency, seconds")
-    percentile: float | None = Field(0.9, gt=0, lt=1, description="e.g. 0.9; null = mean")
+    percentile: float | None = Field(0.9, gt=0, description="e.g. 0.9; null = mean")
+
+    @field_validator("percentile")
+    @classmethod
+    def _percentile_fraction(cls, v: float | None) -> float | None:
+        return None if v is None else _fraction(v, "percentile", "0.9 for p90")
 
     @model_validator(mode="after")
     def _some_target(self) -> Self:
@@ -396,11 +439,15 @@ class PlanSpec(_Strict):
     gpus: list[GPUSpec] = Field(min_length=1)
     capacity: CapacitySpec
     slo: SLOSpec | None = Field(None, description="default SLO of every model")
-    headroom: NonNegativeFloat = Field(0.0, description="plan for rate x (1 + headroom)")
+    headroom: NonNegativeFloat = Field(
+        0.0, description="plan for rate x (1 + headroom); a fraction, e.g. 0.2 = 20% spare"
+    )
     pricing: Pricing = "on_demand"
     max_gpu_types: PositiveInt | None = Field(None, description="at most K distinct GPU types")
     solver: Literal["auto", "cbc", "highs"] = "auto"
-    mip_gap: NonNegativeFloat = Field(1e-3, description="relative optimality gap (0.1%)")
+    mip_gap: NonNegativeFloat = Field(
+        1e-3, description="relative optimality gap, a fraction in [0, 1) (1e-3 = 0.1%)"
+    )
     time_limit_s: PositiveFloat = 60.0
     compare_single_type: bool = True
     slice_factors: list[PositiveInt] = Field(
@@ -408,6 +455,23 @@ class PlanSpec(_Strict):
     )
     sweeps: SweepSpec = Field(default_factory=SweepSpec)
     base_dir: str = Field(".", description="folder that relative paths start from")
+
+    @field_validator("mip_gap")
+    @classmethod
+    def _gap_fraction(cls, v: float) -> float:
+        return _fraction(v, "mip_gap", "0.001 for 0.1%")
+
+    @field_validator("headroom")
+    @classmethod
+    def _headroom_fraction(cls, v: float) -> float:
+        """At most 1 (twice the rate): 20 means 20%, not 21x the rate; raise rate_rps for more."""
+        if v > 1:
+            raise ValueError(
+                f"headroom is a fraction, e.g. 0.2 for 20% spare capacity (it looks "
+                f"like a percentage: write {v / 100:g} for {v:g}%; for more than twice the rate "
+                "raise rate_rps)"
+            )
+        return v
 
     @field_validator("models")
     @classmethod
@@ -475,7 +539,9 @@ def load_plan(path: str | Path) -> PlanSpec:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = load_json(text) if path.suffix == ".json" else load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise PlanSpecError(f"{path}: {exc}") from None
     except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
         raise PlanSpecError(f"{path}: cannot read plan file: {exc}") from exc
     if isinstance(data, dict) and "gpu_info" in data:
@@ -511,8 +577,18 @@ def format_validation_error(source: str, err: ValidationError) -> str:
             item["input"], dict
         ):
             got = f" (got {_short(item['input'])})"
-        lines.append(f"  field '{where}': {msg}{got}")
+        lines.append(f"  field '{where}': {msg}{got}{_FIXES.get(item['type'], '')}")
     return "\n".join(lines)
+
+
+_FIXES = {
+    "finite_number": "; use a finite number (not .inf or .nan)",
+    "int_from_float": "; use a whole number (no truncation)",
+    "int_parsing": "; use a whole number",
+    "int_type": "; use a whole number",
+    "float_parsing": "; use a number",
+    "float_type": "; use a number",
+}
 
 
 def _loc_text(loc: tuple) -> str:

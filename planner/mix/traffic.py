@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hardware_specs.yaml_strict import DuplicateKeyError
+from hardware_specs.yaml_strict import load_json as strict_json
+from planner.cells import numeric_cells
 from planner.mix.errors import PlanSpecError
 from planner.mix.spec import LawSpec, ModelTraffic, PlanSpec, TrafficSpec, check_probabilities
 
@@ -140,14 +143,25 @@ def trace_buckets(plan: PlanSpec, model: ModelTraffic, t: TrafficSpec) -> tuple[
             f"{path}: a trace needs rows and columns input_tokens, output_tokens "
             f"(optional arrival_s); missing {sorted(missing) or 'rows'}"
         )
-    inp = frame["input_tokens"].to_numpy(float)
-    out = frame["output_tokens"].to_numpy(float)
-    if np.any(~np.isfinite(inp) | (inp <= 0)) or np.any(~np.isfinite(out) | (out <= 0)):
-        raise PlanSpecError(f"{path}: token counts must be finite and > 0")
+    inp, out = (
+        numeric_cells(
+            frame[c],
+            c,
+            str(path),
+            error=PlanSpecError,
+            integer=True,
+            minimum=1,
+            fix="use a whole token count >= 1",
+        )
+        for c in ("input_tokens", "output_tokens")
+    )
     buckets = cell_means(inp, out, t.trace.input_edges, t.trace.output_edges)
     fallback = None
     if "arrival_s" in frame and len(frame) > 1:
-        span = float(frame["arrival_s"].max() - frame["arrival_s"].min())
+        arrival = numeric_cells(
+            frame["arrival_s"], "arrival_s", str(path), error=PlanSpecError, fix="use seconds"
+        )
+        span = float(arrival.max() - arrival.min())
         fallback = (len(frame) - 1) / span if span > 0 else None
     return buckets, _rate(model, fallback)
 
@@ -236,6 +250,8 @@ def discretize(law: LawSpec, edges: list[float] | None) -> tuple[np.ndarray, np.
 def load_json(path: Path) -> object:
     """Parsed JSON of ``path`` or a PlanSpecError naming it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return strict_json(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise PlanSpecError(f"{path}: {exc}") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise PlanSpecError(f"{path}: cannot read JSON: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from planner.mix.result import Allocation
 from planner.output import table
@@ -23,6 +24,10 @@ def print_summary(alloc: Allocation, console: Console, routes: int = 20) -> None
             if i.suggestion:
                 console.print(f"    [green]fix[/]: {i.suggestion}", highlight=False)
         return
+    for i in alloc.issues:  # warnings of a feasible plan
+        console.print(f"  [bold yellow]{i.kind}[/]: {escape(i.message)}", highlight=False)
+        if i.suggestion:
+            console.print(f"    [green]check[/]: {escape(i.suggestion)}", highlight=False)
     console.print(table(pools_table(alloc), "Allocation"))
     if alloc.baselines:
         console.print(table(baselines_table(alloc), "Single-GPU-type baselines"))

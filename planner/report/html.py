@@ -66,6 +66,8 @@ def render_html(
     body.append(_table(head))
     figs: list[go.Figure] = []
     if alloc.feasible:
+        if alloc.issues:
+            body.append("<h2>Warnings</h2>" + _issues(alloc))
         body.append("<h2>Allocation</h2>" + _table(pools_table(alloc)))
         figs = [
             figures.cost_breakdown(alloc),

@@ -43,16 +43,16 @@ def render_markdown(
     out = [f"# GPU-mix plan: {alloc.name}\n"]
     out += [f"- **{k}**: {v}" for k, v in headline(alloc)]
     out.append("")
-    if alloc.feasible:
-        out += ["## Allocation\n", md_table(pools_table(alloc))]
-    else:
-        out.append("## Why no plan\n")
+    if alloc.issues:
+        out.append("## Why no plan\n" if not alloc.feasible else "## Warnings\n")
         for i in alloc.issues:
             out.append(
                 f"- **{i.kind}**: {i.message}"
                 + (f"\n  - fix: {i.suggestion}" if i.suggestion else "")
             )
         out.append("")
+    if alloc.feasible:
+        out += ["## Allocation\n", md_table(pools_table(alloc))]
     if alloc.baselines:
         out += ["## Single-GPU-type baselines\n", md_table(baselines_table(alloc))]
     if alloc.slices:

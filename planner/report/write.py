@@ -1,15 +1,34 @@
-"""Write a plan's report files: HTML (self-contained), Markdown, JSON and CSV."""
+"""Write a plan's report files: HTML (self-contained), Markdown, JSON and CSV.
+
+The whole folder is rendered first and then written through :func:`planner.outdir.write_folder`
+(a temporary folder moved into place), so a failed or concurrent run never leaves a mixed or
+half-written report and a rerun removes the files it no longer writes (e.g. ``issues.csv``).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from planner.mix.result import Allocation, _json_safe
+from planner.outdir import ReportFiles, write_folder
+from planner.output import strict_json
 from planner.report.html import render_html
 from planner.report.markdown import render_markdown
+
+#: key -> file name of every file a plan report may hold
+FILES = {
+    "html": "plan.html",
+    "markdown": "plan.md",
+    "json": "plan.json",
+    "allocation": "allocation.csv",
+    "routing": "routing.csv",
+    "baselines": "baselines.csv",
+    "issues": "issues.csv",
+    "cost_vs_rate": "cost_vs_rate.csv",
+    "cost_vs_slo": "cost_vs_slo.csv",
+}
 
 
 def write_report(
@@ -19,32 +38,28 @@ def write_report(
     slo_sweep: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write ``plan.html``, ``plan.md``, ``plan.json`` and the CSV tables into ``out_dir``;
-    returns name -> path of every file written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "html": out / "plan.html",
-        "markdown": out / "plan.md",
-        "json": out / "plan.json",
-        "allocation": out / "allocation.csv",
-        "routing": out / "routing.csv",
-        "baselines": out / "baselines.csv",
-    }
-    files["html"].write_text(render_html(alloc, rate_sweep, slo_sweep), encoding="utf-8")
-    files["markdown"].write_text(render_markdown(alloc, rate_sweep, slo_sweep), encoding="utf-8")
+    returns name -> path of every file written (a :class:`planner.outdir.ReportFiles`, whose
+    ``note`` says when ``out_dir`` held other files and was written file by file)."""
     payload = alloc.to_dict()
     for key, frame in (("cost_vs_rate", rate_sweep), ("cost_vs_slo", slo_sweep)):
         if frame is not None:
             payload[key] = _json_safe(frame.to_dict(orient="records"))
-    files["json"].write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    alloc.to_frame().to_csv(files["allocation"], index=False)
-    alloc.routing.to_csv(files["routing"], index=False)
-    alloc.baselines_frame().to_csv(files["baselines"], index=False)
+    texts = {
+        "html": render_html(alloc, rate_sweep, slo_sweep),
+        "markdown": render_markdown(alloc, rate_sweep, slo_sweep),
+        "json": strict_json(payload),
+        "allocation": alloc.to_frame().to_csv(index=False),
+        "routing": alloc.routing.to_csv(index=False),
+        "baselines": alloc.baselines_frame().to_csv(index=False),
+    }
     if alloc.issues:
-        files["issues"] = out / "issues.csv"
-        alloc.issues_frame().to_csv(files["issues"], index=False)
+        texts["issues"] = alloc.issues_frame().to_csv(index=False)
     for key, frame in (("cost_vs_rate", rate_sweep), ("cost_vs_slo", slo_sweep)):
         if frame is not None:
-            files[key] = out / f"{key}.csv"
-            frame.to_csv(files[key], index=False)
+            texts[key] = frame.to_csv(index=False)
+    written = write_folder(
+        out_dir, {FILES[k]: t for k, t in texts.items()}, "plan", known=FILES.values()
+    )
+    files = ReportFiles({k: written[FILES[k]] for k in texts})
+    files.note = written.note
     return files

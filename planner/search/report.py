@@ -1,16 +1,17 @@
 """Files of a search: an offline HTML report (frontier plots, ranked plans, pruning, the
-winner's command lines), the JSON summary and CSV tables. Every file is written beside its
-final name and renamed into place, so an interrupted run leaves no half-written file."""
+winner's command lines), the JSON summary and CSV tables. The folder is written whole and
+moved into place (:mod:`planner.outdir`), so an interrupted run leaves no half-written file."""
 
 from __future__ import annotations
 
 import html
-import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from planner.outdir import write_folder
+from planner.output import strict_json
 
 from .objectives import FRONTIERS
 from .result import SearchResult
@@ -110,23 +111,13 @@ def _table(frame: pd.DataFrame) -> str:
 
 def write_search(res: SearchResult, out_dir: str | Path) -> dict[str, Path]:
     """Write search.html, search.json, plans.csv (re-evaluated) and one CSV per frontier
-    into ``out_dir``; returns name -> path."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: is a file; give a folder for the report")
-    out.mkdir(parents=True, exist_ok=True)
+    into ``out_dir`` (a temporary folder moved into place: see :mod:`planner.outdir`);
+    returns name -> path."""
     texts = {
         "search.html": render_html(res),
-        "search.json": json.dumps(res.to_dict(), indent=2),
+        "search.json": strict_json(res.to_dict()),
         "plans.csv": res.to_frame().to_csv(index=False),
     }
     for name in FRONTIERS:
         texts[f"frontier_{name}.csv"] = res.frontier(name).to_csv(index=False)
-    files = {}
-    for name, text in texts.items():
-        path = out / name
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        files[name] = path
-    return files
+    return write_folder(out_dir, texts, "search", known=texts)
