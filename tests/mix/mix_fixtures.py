@@ -39,3 +39,34 @@ class FakeCapacity:
         too_long = buckets.input_tokens + buckets.output_tokens > limit
         reasons = tuple("context too long" if t else None for t in too_long)
         return PoolCapacity(np.where(too_long, 0.0, rate), reasons)
+
+
+#: a measured capacity table for the two-bucket plan of ``plan_dict``
+TABLE = """gpu,input_tokens,output_tokens,max_rate_rps
+A10G,512,128,2.0
+A10G,4096,256,0
+H100,512,128,20.0
+H100,4096,256,4.0
+"""
+
+
+def plan_dict(**over) -> dict:
+    """A two-bucket plan on A10G + H100 with a measured table (TABLE, as caps.csv); ``over``
+    replaces fields."""
+    return {
+        "name": "t",
+        "models": [
+            {
+                "name": "m",
+                "rate_rps": 10,
+                "traffic": {
+                    "histogram": [
+                        {"input_tokens": 512, "output_tokens": 128, "prob": 0.8},
+                        {"input_tokens": 4096, "output_tokens": 256, "prob": 0.2},
+                    ]
+                },
+            }
+        ],
+        "gpus": [{"name": "A10G"}, {"name": "H100"}],
+        "capacity": {"table": "caps.csv"},
+    } | over

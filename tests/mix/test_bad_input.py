@@ -7,37 +7,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mix_fixtures import TABLE, plan_dict
 
 from planner.mix import PlanSpecError, load_plan, plan
-
-TABLE = """gpu,input_tokens,output_tokens,max_rate_rps
-A10G,512,128,2.0
-A10G,4096,256,0
-H100,512,128,20.0
-H100,4096,256,4.0
-"""
 
 
 def write_plan(tmp_path: Path, **over) -> Path:
     """A two-bucket plan on A10G + H100 with a measured table; ``over`` replaces fields."""
     (tmp_path / "caps.csv").write_text(TABLE)
-    data = {
-        "name": "t",
-        "models": [
-            {
-                "name": "m",
-                "rate_rps": 10,
-                "traffic": {
-                    "histogram": [
-                        {"input_tokens": 512, "output_tokens": 128, "prob": 0.8},
-                        {"input_tokens": 4096, "output_tokens": 256, "prob": 0.2},
-                    ]
-                },
-            }
-        ],
-        "gpus": [{"name": "A10G"}, {"name": "H100"}],
-        "capacity": {"table": "caps.csv"},
-    } | over
+    data = plan_dict(**over)
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from mix_fixtures import TABLE, plan_dict
 
 from hardware_specs import HardwareSpecError
 from hardware_specs.engines import ENGINE_DIR, load_engine_file
@@ -21,34 +22,6 @@ from hardware_specs.yaml_strict import DuplicateKeyError, load_json, load_yaml
 from planner.mix import PlanSpecError, load_plan, plan, validate_plan
 from planner.mix.traffic import model_buckets
 from planner.workload import Workload, WorkloadError
-
-TABLE = """gpu,input_tokens,output_tokens,max_rate_rps
-A10G,512,128,2.0
-A10G,4096,256,0
-H100,512,128,20.0
-H100,4096,256,4.0
-"""
-
-
-def plan_dict(**over) -> dict:
-    """A two-bucket plan on A10G + H100 with a measured table; ``over`` replaces fields."""
-    return {
-        "name": "t",
-        "models": [
-            {
-                "name": "m",
-                "rate_rps": 10,
-                "traffic": {
-                    "histogram": [
-                        {"input_tokens": 512, "output_tokens": 128, "prob": 0.8},
-                        {"input_tokens": 4096, "output_tokens": 256, "prob": 0.2},
-                    ]
-                },
-            }
-        ],
-        "gpus": [{"name": "A10G"}, {"name": "H100"}],
-        "capacity": {"table": "caps.csv"},
-    } | over
 
 
 def write_plan(tmp_path: Path, text: str | None = None, table: str = TABLE, **over) -> Path:
