@@ -242,7 +242,7 @@ def register(app: typer.Typer, guarded) -> None:
             sweep_figure(frame, f"{engine.model.name} on {engine.hardware.name}").write_html(
                 sweep, include_plotlyjs=True
             )
-        _emit(reports, best, fmt, band_rows(reports["analytic"], best))
+        _emit(reports, best, fmt, band_rows(reports["analytic"], best), replicas)
 
 
 def band_rows(report, best) -> list[dict]:
@@ -286,12 +286,22 @@ def _emit_closed(engine, prep, concurrency: int, replicas: int, fmt: Format) -> 
     emit(frame, fmt, title, payload=res.to_dict() | {"replicas": replicas})
 
 
-def _emit(reports: dict, best, fmt: Format, bands: list[dict] | None = None) -> None:
+def _emit(reports: dict, best, fmt: Format, bands=None, replicas: int = 1) -> None:
+    """Reports are of one replica; with ``replicas`` > 1 (round robin, each sees 1/N of the
+    rate) the totals of all replicas are printed beside them."""
     a = reports["analytic"]
+    total = {
+        "replicas": replicas,
+        "offered_rps": a.rate * replicas,
+        "capacity_rps": a.capacity * replicas,
+        "max_rate_under_slo_rps": best.rate * replicas if best else None,
+    }
     if fmt is Format.json:
         payload = {k: r.to_dict() for k, r in reports.items()}
         payload["max_rate_under_slo"] = best.to_dict() if best else None
         payload["bands_80"] = bands or []
+        payload["per_replica"] = True
+        payload["total"] = total
         print(strict_json(payload))
         return
     frame = report_frame(reports)
@@ -321,6 +331,13 @@ def _emit(reports: dict, best, fmt: Format, bands: list[dict] | None = None) -> 
         console.print(f"[yellow]{share:.1%} of requests not servable: {reason}[/]")
     if best:
         console.print(("max rate under SLO: " if best.feasible else "") + best.reason)
+    if replicas > 1:
+        console.print(
+            f"[bold]the figures above are per replica; {replicas} replicas (round robin):[/] "
+            f"{total['offered_rps']:.4g} req/s offered, capacity {total['capacity_rps']:.4g} "
+            "req/s"
+            + (f", max rate under SLO {total['max_rate_under_slo_rps']:.4g} req/s" if best else "")
+        )
     if bands:
         title = "80% band of the measured value (leave-one-source-out residuals of the fit)"
         emit(pd.DataFrame(bands), Format.table, title)

@@ -49,6 +49,21 @@ def test_serve_max_rate_under_ttft_and_tbt_slo_equals_the_api():
     assert api < ttft_only  # the TBT target binds here, so dropping it would show
 
 
+def test_serve_with_replicas_reports_the_totals_beside_the_per_replica_figures():
+    # N replicas behind round robin each carry 1/N of the rate: the totals are N times one
+    # replica's capacity and max rate (the figures were per replica with no word before)
+    one = json.loads(run([*SERVE, "--slo-ttft", "0.5", "--format", "json"]).output)
+    res = run([*SERVE, "--slo-ttft", "0.5", "--replicas", "3", "--format", "json"])
+    three = json.loads(res.output)
+    assert three["per_replica"] is True and three["total"]["replicas"] == 3
+    rate = one["max_rate_under_slo"]["rate"]
+    assert three["total"]["max_rate_under_slo_rps"] == pytest.approx(3 * rate, rel=1e-9)
+    cap = one["analytic"]["capacity"]
+    assert three["total"]["capacity_rps"] == pytest.approx(3 * cap, rel=1e-9)
+    table = run([*SERVE, "--slo-ttft", "0.5", "--replicas", "3"]).output
+    assert "per replica; 3 replicas" in table
+
+
 @pytest.mark.parametrize("value", ["0", "-0.5", "inf", "nan"])
 def test_serve_refuses_a_zero_negative_or_non_finite_slo_naming_the_option(value):
     one_line_error(run([*SERVE, "--slo-ttft", value]), "--slo-ttft")
