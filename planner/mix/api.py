@@ -15,6 +15,7 @@ import numpy as np
 from planner.mix.capacity import CapacityProvider
 from planner.mix.diagnose import bucket_issues, constraint_issues
 from planner.mix.formulation import Solution
+from planner.mix.plan_file import load_plan, validate_plan
 from planner.mix.problem import Problem, build_problem, make_provider
 from planner.mix.result import (
     Allocation,
@@ -30,7 +31,7 @@ from planner.mix.routing import balance, utilization
 from planner.mix.searched import resolve_searched
 from planner.mix.slices import SliceModel
 from planner.mix.solve import MixSolver
-from planner.mix.spec import PlanSpec, load_plan, validate_plan
+from planner.mix.spec import PlanSpec
 
 PlanLike = PlanSpec | str | Path | dict
 

@@ -24,8 +24,9 @@ import numpy as np
 import hardware_specs
 from planner.mix.capacity import PoolCapacity, canonical_gpu
 from planner.mix.errors import PlanSpecError
+from planner.mix.plan_file import validate_plan
 from planner.mix.pools import Pool
-from planner.mix.spec import PlanSpec, SLOSpec, validate_plan
+from planner.mix.spec import PlanSpec, SLOSpec
 from planner.mix.traffic import Buckets, load_json
 
 

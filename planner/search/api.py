@@ -18,7 +18,7 @@ from . import screen
 from .errors import SearchError
 from .full import Context, evaluate_rows
 from .instances import Instances, enumerate_instances, instance_table
-from .objectives import OBJECTIVES, add_metrics, rank
+from .objectives import add_metrics, check_objective, rank
 from .result import SearchResult
 from .space import SearchSpace, parse_quant
 
@@ -96,10 +96,7 @@ def bounded(slo: SLO) -> tuple[SLO, list[str]]:
 
 
 def _check_args(model, w: Workload, objective: str, top: int, target_rate) -> None:
-    if objective not in OBJECTIVES:
-        from perfmodel.errors import unknown
-
-        raise unknown("objective", objective, sorted(OBJECTIVES))
+    check_objective(objective)
     if not isinstance(top, int) or top < 1:
         raise SearchError(f"top must be an integer >= 1 (plans to re-evaluate), got {top!r}")
     sized = target_rate is not None and np.isfinite(target_rate) and target_rate > 0

@@ -31,6 +31,14 @@ FRONTIERS = {
 }
 
 
+def check_objective(objective: str) -> None:
+    """Refuse an unknown objective, listing the closest names."""
+    if objective not in OBJECTIVES:
+        from perfmodel.errors import unknown
+
+        raise unknown("objective", objective, sorted(OBJECTIVES))
+
+
 def add_metrics(
     frame: pd.DataFrame, mean_out: float, price, tdp, target_rate: float | None
 ) -> pd.DataFrame:

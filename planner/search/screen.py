@@ -91,12 +91,29 @@ def rho_max(target: np.ndarray, service: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(r, nan=0.0), 0.0, 1.0)
 
 
+def kv_batch(inst: Instance, st: WorkloadStats) -> float:
+    """Sequences the KV cache of one virtual engine holds: KV tokens / pp over the decode
+    context plus half a block (as planner.serving.analytic.n_cap)."""
+    e = inst.engine
+    return e.kv_tokens / inst.pp / (st.context + e.scheduler.block_size / 2)
+
+
+def largest(G: np.ndarray, ok: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each cap: the index of the largest grid batch G that passes ``ok`` (shaped to
+    broadcast against (G.size, *cap.shape)) and is within the cap (-1: none), and the grid
+    index of the cap itself (caps are grid points)."""
+    shape = (G.size,) + (1,) * cap.ndim
+    within = G.reshape(shape) <= cap[None] * (1 + 1e-9)
+    idx = np.where(ok & within, np.arange(G.size).reshape(shape), -1).max(0)
+    return idx, np.searchsorted(G, cap * (1 - 1e-12))
+
+
 def aggregated(inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, budgets) -> dict:
     """Screen rows (column arrays) of instance ``k`` for every (max_num_seqs, token
     budget)."""
     e, v = inst.engine, inst.pp  # v pipeline batches in flight (PIPELINE above)
     S, C = np.ceil(np.asarray(seqs, float) / v), np.asarray(budgets, float)
-    kv_b = e.kv_tokens / v / (st.context + e.scheduler.block_size / 2)
+    kv_b = kv_batch(inst, st)
     cap = np.minimum.reduce(
         [
             np.broadcast_to(S[:, None], (S.size, C.size)),
@@ -123,15 +140,12 @@ def aggregated(inst: Instance, k: int, st: WorkloadStats, tg: Targets, seqs, bud
         "e2e": ttft + st.mean_out * t_mix[:, None] <= tg.e2e,
     }
     ok = np.logical_and.reduce(list(checks.values()))  # (B, C)
-    within = G[:, None, None] <= cap[None] * (1 + 1e-9)  # (B, S, C)
-    valid = ok[:, None, :] & within
-    idx = np.where(valid, np.arange(G.size)[:, None, None], -1).max(0)  # (S, C)
+    idx, cap_i = largest(G, ok[:, None, :], cap)  # (S, C)
     feasible = idx >= 0
     i = np.maximum(idx, 0)
     ci = np.broadcast_to(np.arange(C.size), idx.shape)
     b = G[i]
     rate_b = b / (st.mean_out * t_mix[i])
-    cap_i = np.searchsorted(G, cap * (1 - 1e-12))
     capacity = G[cap_i] / (st.mean_out * t_mix[cap_i])
     ttft_b = ttft[i, ci]
     rate = np.where(feasible, np.minimum(rate_b, rho_max(tg.ttft, ttft_b) * capacity), 0.0)
@@ -190,16 +204,14 @@ def instance_tables(inst: Instance, st: WorkloadStats, tg: Targets, seqs) -> dic
     v = inst.pp  # v pipeline batches in flight (PIPELINE above)
     p_cap *= v
     p_rate = float(rho_max(tg.ttft, ttft0)) * p_cap
-    kv_b = e.kv_tokens / v / (st.context + e.scheduler.block_size / 2)
+    kv_b = kv_batch(inst, st)
     S = np.ceil(np.asarray(seqs, float) / v)
     cap = np.maximum(np.minimum(S, kv_b), 1.0)
     G = np.unique(np.concatenate([GRID, cap]))
     t_dec = e.decode_time(G, st.context)
     ok = (t_dec <= min(tg.tpot, tg.tbt)) & (ttft0 + st.mean_out * t_dec <= tg.e2e)
-    valid = ok[:, None] & (G[:, None] <= cap[None] * (1 + 1e-9))
-    idx = np.where(valid, np.arange(G.size)[:, None], -1).max(0)
+    idx, cap_i = largest(G, ok[:, None], cap)
     i = np.maximum(idx, 0)
-    cap_i = np.searchsorted(G, cap * (1 - 1e-12))
     return {
         "ttft0": ttft0,
         "p_rate": p_rate,

@@ -31,7 +31,7 @@ from .api import full_tier, search
 from .errors import SearchError
 from .full import Context
 from .instances import instance_table
-from .objectives import OBJECTIVES, add_metrics, rank
+from .objectives import OBJECTIVES, add_metrics, check_objective, rank
 from .result import SHOWN, SearchResult, json_records
 from .screen import WorkloadStats
 from .space import SearchSpace
@@ -122,10 +122,7 @@ def sweep(
     ``keep_plans`` False drops each search's screened-plan table from ``results`` (it can
     hold 10^6 rows). ``progress(done, total, key)`` follows finished searches."""
     t0 = time.perf_counter()
-    if objective not in OBJECTIVES:
-        from perfmodel.errors import unknown
-
-        raise unknown("objective", objective, sorted(OBJECTIVES))
+    check_objective(objective)
     tasks = _tasks(models, workloads, slos, spaces)
     scenarios = _scenarios(prices)
     kwargs = dict(

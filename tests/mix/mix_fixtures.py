@@ -70,3 +70,19 @@ def plan_dict(**over) -> dict:
         "gpus": [{"name": "A10G"}, {"name": "H100"}],
         "capacity": {"table": "caps.csv"},
     } | over
+
+
+def plan_app():
+    """A bare typer app with only `capplan plan` registered."""
+    import typer
+
+    from planner import cli_plan
+
+    a = typer.Typer()
+
+    @a.callback()
+    def main() -> None:
+        """Test app."""
+
+    cli_plan.register(a)
+    return a

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 import typer
+from mix_fixtures import plan_app
 from typer.testing import CliRunner
 
-from planner import cli_plan
 from planner.mix import Pool, problem_from_arrays, solve_problem
 from planner.outdir import MARKER, check_out_dir, write_folder
 from planner.output import Format, emit, json_safe, strict_json
@@ -29,14 +29,7 @@ def strict_loads(text: str):
 
 
 def app() -> typer.Typer:
-    a = typer.Typer()
-
-    @a.callback()
-    def main() -> None:
-        """Test app."""
-
-    cli_plan.register(a)
-    return a
+    return plan_app()
 
 
 def infeasible_plan(tmp_path):

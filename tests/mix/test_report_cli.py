@@ -5,20 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
+from mix_fixtures import plan_app
 from typer.testing import CliRunner
-
-from planner import cli_plan
 
 
 def app() -> typer.Typer:
-    a = typer.Typer()
-
-    @a.callback()
-    def main() -> None:
-        """Test app."""
-
-    cli_plan.register(a)
-    return a
+    return plan_app()
 
 
 def test_plan_command_prints_summary_and_writes_every_report_file(melange_toy, tmp_path):
