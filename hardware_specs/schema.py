@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+)
 
 from hardware_specs.errors import HardwareSpecError
 
@@ -35,14 +42,40 @@ class Interconnect(BaseModel):
     latency_us: PositiveFloat = Field(description="one-hop latency (alpha), microseconds")
 
 
-class Price(BaseModel):
-    """A reference on-demand price of one accelerator-hour."""
+class PriceQuote(BaseModel):
+    """One price class of an accelerator-hour (reserved or spot), with its source and date.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``usd_per_hour`` is per GPU (or TPU chip): an instance price divided by the accelerators in
+    the instance, which ``source`` says. Infinite and NaN prices are refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    usd_per_hour: PositiveFloat = Field(description="$ per GPU-hour")
+    source: str = Field(min_length=1, description="provider / page name (and the per-GPU division)")
+    date: datetime.date
+    term: str | None = Field(
+        default=None, description='commitment of a reserved price, e.g. "1yr" or "3yr"'
+    )
+
+
+class Price(BaseModel):
+    """A reference on-demand price of one accelerator-hour, with optional price classes.
+
+    ``reserved`` is a committed (1- or 3-year) price and ``spot`` an interruptible one, both per
+    GPU-hour. Either may exceed ``usd_per_hour`` (providers differ; the planner warns about it);
+    a missing class means the planner falls back to the on-demand price.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     usd_per_hour: PositiveFloat = Field(description="on-demand $ per GPU-hour")
     source: str = Field(min_length=1, description="provider / page name")
     date: datetime.date
+    reserved: PriceQuote | None = Field(
+        default=None, description="committed 1yr/3yr $ per GPU-hour (term says which)"
+    )
+    spot: PriceQuote | None = Field(default=None, description="spot / interruptible $ per GPU-hour")
 
 
 class Accelerator(BaseModel):

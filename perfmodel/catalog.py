@@ -6,9 +6,10 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from .errors import unknown
+from hardware_specs.yaml_strict import DuplicateKeyError, load_yaml
+
+from .errors import PerfModelError, unknown
 from .model import ModelSpec
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -27,7 +28,10 @@ def list_models() -> list[str]:
 def published() -> dict[str, dict]:
     """Published parameter counts and sources of the bundled configs (configs/published.yaml)."""
     path = CONFIG_DIR / "published.yaml"
-    return yaml.safe_load(path.read_text()) if path.exists() else {}
+    try:
+        return load_yaml(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except DuplicateKeyError as exc:
+        raise PerfModelError(f"{path}: {exc}") from None
 
 
 @cache

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from hardware_specs.yaml_strict import DuplicateKeyError, load_json
+
 from .errors import PerfModelError
 
 #: model_type values whose MLP is not gated and whose norms/linears carry biases (GPT-style).
@@ -110,10 +112,15 @@ class ModelSpec:
                 raise PerfModelError(f"config file {str(path)!r} does not exist")
             source = str(path)
             try:
-                config = json.loads(path.read_text())
+                config = load_json(path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
                 msg = f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})"
                 raise PerfModelError(msg) from None
+            except (DuplicateKeyError, UnicodeDecodeError) as exc:
+                raise PerfModelError(f"{source}: {exc}") from None
+            if not isinstance(config, dict):
+                kind = type(config).__name__
+                raise PerfModelError(f"{source}: expected a JSON object of fields, got {kind}")
             name = name or path.stem
         from .hf_config import parse_hf_config
 

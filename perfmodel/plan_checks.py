@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Number
+
 from .errors import ModelDoesNotFitError, PerfModelError
 
 GIB = 2**30
@@ -32,13 +34,30 @@ def check_plan(model, hardware, par) -> None:
         )
 
 
+def numbers_of(value, field: str):
+    """``value`` (a number or an array of numbers) as a float array; text, None, booleans or
+    ragged lists are one PerfModelError naming ``field``."""
+    import numpy as np
+
+    try:
+        if isinstance(value, bool | str) or value is None:
+            raise TypeError
+        arr = np.asarray(value, dtype=float)
+        if arr.dtype == bool:
+            raise TypeError
+    except (TypeError, ValueError):
+        msg = f"{field} must be a number or an array of numbers, got {value!r}"
+        raise PerfModelError(msg) from None
+    return arr
+
+
 def check_context(model, tokens, field: str = "context_len", extra: int = 0) -> None:
     """Refuse sequences longer than the model's maximum context (max_position_embeddings):
     ``tokens`` (one length or an array) plus ``extra`` tokens the step adds (e.g. the one
     decoded token), naming ``field``, its largest value and the model's limit."""
     import numpy as np
 
-    arr = np.asarray(tokens, dtype=float)
+    arr = numbers_of(tokens, field)
     if arr.size == 0:
         return
     if not np.isfinite(arr).all():
@@ -111,8 +130,12 @@ def max_batch(
     from .memory import kv_bytes_per_sequence, memory_footprint
     from .step import _setup
 
-    if not context_len or not context_len >= 1:
-        raise PerfModelError(f"context_len must be >= 1, got {context_len!r}")
+    if (
+        isinstance(context_len, bool | str)
+        or not isinstance(context_len, Number)
+        or not context_len >= 1
+    ):
+        raise PerfModelError(f"context_len must be a number of tokens >= 1, got {context_len!r}")
     s = _setup(model, hardware, parallelism, quant, "ideal")
     check_context(s.model, context_len)
     fp = memory_footprint(s.model, s.hardware, s.par, s.quant, memory_utilization)

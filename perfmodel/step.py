@@ -21,7 +21,7 @@ from .memory import MemoryFootprint, memory_footprint
 from .model import ModelSpec
 from .ops import OP_ORDER, build_ops
 from .parallel import Parallelism
-from .plan_checks import check_context, check_fits, check_plan
+from .plan_checks import check_context, check_fits, check_plan, numbers_of
 from .quant import Quant
 from .roofline import check_device, time_ops
 from .shape import StepShape
@@ -171,7 +171,10 @@ class StepEstimate:
 def _batch_arrays(batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(new, cached, final) arrays from (new_tokens, context_tokens[, final]) tuples; ``final``
     (default true) says the chunk ends its prompt, so its last token goes through lm_head."""
-    rows = [tuple(seq) for seq in batch]
+    try:
+        rows = [tuple(seq) for seq in batch]
+    except TypeError:  # a bare number, or a list of numbers instead of pairs
+        rows = []
     if not rows or any(len(r) not in (2, 3) for r in rows):
         raise PerfModelError(
             "batch must be a non-empty list of (new_tokens, context_tokens) pairs, "
@@ -336,12 +339,14 @@ def estimate_grid(
 def prefill_time(model, hardware, prompt_len, batch=1, **kwargs):
     """Seconds to prefill ``batch`` prompts of ``prompt_len`` tokens (arrays broadcast)."""
     check_context(resolve_model(model), prompt_len, "prompt_len")
+    numbers_of(batch, "batch")
     return _scalar_or_array(estimate_grid(model, hardware, batch, 0, prompt_len, **kwargs))
 
 
 def decode_time(model, hardware, context_len, batch=1, **kwargs):
     """Seconds of one decode step of ``batch`` sequences at ``context_len`` cached tokens."""
     check_context(resolve_model(model), context_len, "context_len", extra=1)
+    numbers_of(batch, "batch")
     return _scalar_or_array(estimate_grid(model, hardware, batch, context_len, 1, **kwargs))
 
 

@@ -9,7 +9,15 @@ The entry points a notebook or a dashboard needs (docs/api.md):
 Each returns a result with ``.to_frame()`` (pandas) and ``.to_dict()`` (JSON-safe).
 """
 
-from planner.mix import Allocation, PlanSpec, cost_vs_rate, cost_vs_slo, plan
+from planner.mix import (
+    Allocation,
+    PlanSpec,
+    TimePlan,
+    cost_vs_rate,
+    cost_vs_slo,
+    plan,
+    plan_over_time,
+)
 from planner.search import SearchResult, SearchSpace, SweepResult, search, sweep
 from planner.serving import SLO, MaxRate, ServingReport, evaluate, max_rate_under_slo
 from planner.workload import Workload
@@ -23,12 +31,14 @@ __all__ = [
     "SearchSpace",
     "ServingReport",
     "SweepResult",
+    "TimePlan",
     "Workload",
     "cost_vs_rate",
     "cost_vs_slo",
     "evaluate",
     "max_rate_under_slo",
     "plan",
+    "plan_over_time",
     "search",
     "sweep",
 ]

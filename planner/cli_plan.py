@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
             raise FileNotFoundError(f"{plan_file}: no such plan file")
         folder = check_out_dir(out or Path(f"{plan_file.stem}-report"))  # before any work
         spec = as_spec(plan_file)
+        if spec.over_time:
+            _plan_over_time(spec, folder, fmt)
+            return
         provider = make_provider(spec)
         alloc = plan(spec, provider=provider)
         rate_curve = slo_curve = None
@@ -66,3 +69,28 @@ def register(app: typer.Typer) -> None:
         if not alloc.feasible:
             err_console.print("[bold red]no feasible plan[/]; see the issues above")
             raise typer.Exit(1)
+
+
+def _plan_over_time(spec, folder: Path, fmt: PlanFormat) -> None:
+    """A plan whose models have rate curves: the fleet per period and its report."""
+    from planner.mix import plan_over_time
+    from planner.report.timeplan import headline, write_time_report
+
+    tp = plan_over_time(spec)
+    files = write_time_report(tp, folder)
+    if fmt is PlanFormat.json:
+        print(strict_json(tp.to_dict()))
+    else:
+        console.print(f"[bold]GPU-mix plan over time: {escape(tp.name)}[/]", highlight=False)
+        for label, value in headline(tp):
+            console.print(f"  {label}: {escape(value)}", highlight=False)
+        for issue in tp.issues:
+            err_console.print(f"[yellow]{issue.kind}:[/] {escape(issue.message)}", highlight=False)
+        console.print(
+            f"report: {files['html']} (+ timeplan.md, timeplan.json, CSV)", highlight=False
+        )
+    if getattr(files, "note", None):
+        err_console.print(f"[yellow]note:[/] {escape(files.note)}", highlight=False)
+    if not tp.feasible:
+        err_console.print("[bold red]no feasible plan over time[/]")
+        raise typer.Exit(1)

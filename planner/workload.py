@@ -89,15 +89,23 @@ class Workload:
         if not path.is_file():
             raise WorkloadError(f"trace file {str(path)!r} does not exist")
         if path.suffix in (".jsonl", ".json"):
-            numbered = [
-                (k, line) for k, line in enumerate(path.read_text().splitlines(), 1) if line.strip()
-            ]
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise WorkloadError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+            numbered = [(k, line) for k, line in enumerate(text.splitlines(), 1) if line.strip()]
             rows = []
             for k, line in numbered:
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except ValueError as exc:
                     raise WorkloadError(f"{path}: line {k} is not a JSON object: {exc}") from None
+                if not isinstance(row, dict):
+                    raise WorkloadError(
+                        f"{path}: line {k} is a JSON {type(row).__name__}, not an object; write "
+                        '{"input_tokens": ..., "output_tokens": ...} per line'
+                    )
+                rows.append(row)
             frame, row_of = pd.DataFrame(rows), (lambda i: numbered[i][0])
         else:
             try:

@@ -379,7 +379,11 @@ class BaileyBulk(_BatchChain):
         m1, m2 = self.service.mean, self.service.moment(2)
         rho1 = lam * m1
         ex = rho1 - (b * (b - 1) - lam**2 * m2) / (2 * (b - rho1))
-        ex += float(np.real(np.sum(1.0 / (1.0 - self.roots()))))
+        try:
+            roots = self.roots()
+        except RuntimeError:  # Newton found no root (seen near ρ = 0.5, b = 10): use the chain
+            return self.mean_wait_numeric
+        ex += float(np.real(np.sum(1.0 / (1.0 - roots))))
         return (ex - rho1 + lam * m2 / (2 * m1)) / lam
 
     @property

@@ -38,7 +38,14 @@ UPDATE = "python tests/test_public_api.py --update"
 FULL = ("hardware_specs", "perfmodel", "queueing", "planner", "planner.serving", "planner.search")
 #: the public part of packages whose ``__all__`` is wider (docs/api.md says why)
 PARTS = {
-    "planner.mix": ("Baseline", "PlanSpecError", "PoolAllocation", "Route", "load_plan"),
+    "planner.mix": (
+        "Baseline",
+        "HeadroomCost",
+        "PlanSpecError",
+        "PoolAllocation",
+        "Route",
+        "load_plan",
+    ),
     "perfmodel.symbolic": ("ROOFLINE", "decode_ridge", "op_roofline"),
     "queueing.symbolic": ("clipped_wait", "optimal_limit", "pk_wait"),
     "planner.symbolic": ("break_even", "offers"),

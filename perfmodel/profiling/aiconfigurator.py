@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from hardware_specs.yaml_strict import DuplicateKeyError, load_yaml
 from perfmodel.profiling.byo import DTYPE_ALIASES
 from perfmodel.profiling.errors import ProfileError
 from perfmodel.profiling.ops import fill_counts
@@ -134,7 +135,7 @@ def import_aiconfigurator(
     device = _one_device([t for t in tables.values() if t is not None], data)
     prov = _provenance(device, system, framework, used, root, notes)
     table = fill_counts(table.assign(device=device, repeats=1))
-    return Profile(table, prov, source=str(data))
+    return Profile(table, prov, source=str(data)).check_usable(str(data))
 
 
 def _read(path: Path, notes: list[str]) -> pd.DataFrame | None:
@@ -315,8 +316,12 @@ def _meta(data: Path, used: dict[str, str], framework: str) -> str:
     """A collection date from the gemm table's collection_meta.yaml, if it records one."""
     path = data / "gemm" / framework / used.get("gemm", "") / "collection_meta.yaml"
     try:
-        meta = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        meta = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except DuplicateKeyError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    if not isinstance(meta, dict):
         return ""
     for key in ("collected_at", "date", "collection_date"):
         if meta.get(key):

@@ -47,12 +47,12 @@ def import_csv(
     path = Path(path)
     try:
         raw = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read CSV: {exc}") from None
     table = normalize(raw, str(path))
     device = str(table["device"].iloc[0])
     prov = _provenance(path, device, accelerator, device_type, threads)
-    return Profile(table, prov, source=str(path))
+    return Profile(table, prov, source=str(path)).check_usable(str(path))
 
 
 def normalize(raw: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -147,7 +147,8 @@ def make_curve(op_class: str, rows: pd.DataFrame) -> Curve:
         curve = plane_curve(flops, nbytes, eff)
         if curve is not None:
             return curve
-    return binned_curve(np.log10(np.maximum(nbytes, 1.0)), eff, rows["time_s"].to_numpy(float))
+    x = np.log10(np.maximum(nbytes, 1.0))
+    return binned_curve(x, eff, rows["time_s"].to_numpy(float), affine=op_class == "comm")
 
 
 def plane_curve(flops: np.ndarray, nbytes: np.ndarray, eff: np.ndarray) -> Curve | None:
@@ -310,21 +311,33 @@ def plane_coords(flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log10(np.maximum(flops, 1.0) / nbytes), np.log10(nbytes)])
 
 
-def binned_curve(x: np.ndarray, eff: np.ndarray, time_s: np.ndarray) -> Curve:
+def binned_curve(x: np.ndarray, eff: np.ndarray, time_s: np.ndarray, affine: bool = False) -> Curve:
     """1-D curve over x (log10 bytes): bins of BIN_DECADES, time-weighted mean efficiency per
     bin (Σ roofline / Σ time), linear between bin centres. Above the last bin the efficiency is
-    held (bandwidth-bound); below the first the *time* is held, eff = eff_0 · bytes / bytes_0:
-    a kernel smaller than any measured one still pays the launch and latency floor that the
-    smallest measured one paid (holding its efficiency would make a 1 kB kernel 64x faster than
-    a measured 64 kB one, where GPUs measure both at a few microseconds)."""
+    held (bandwidth-bound); below the first the *time* is held, eff = eff_0 · roof(bytes) /
+    roof(bytes_0): a kernel smaller than any measured one still pays the launch and latency
+    floor that the smallest measured one paid (holding its efficiency would make a 1 kB kernel
+    64x faster than a measured 64 kB one, where GPUs measure both at a few microseconds).
+    roof(b) is b / bandwidth for a memory kernel (eff ∝ bytes); with ``affine`` (collectives,
+    whose alpha-beta roofline has a latency term) it is s·b + h, fitted to the rows' rooflines
+    (exact: one collective at one rank count is affine in its bytes)."""
     bins = np.floor(x / BIN_DECADES).astype(int)
-    frame = pd.DataFrame({"bin": bins, "x": x, "roof": eff * time_s, "time": time_s})
+    roof_rows = eff * time_s
+    frame = pd.DataFrame({"bin": bins, "x": x, "roof": roof_rows, "time": time_s})
     agg = frame.groupby("bin").agg(x=("x", "mean"), roof=("roof", "sum"), time=("time", "sum"))
     xs, ys = agg["x"].to_numpy(), (agg["roof"] / agg["time"]).to_numpy()
+    slope, floor = 1.0, 0.0
+    if affine and len(np.unique(x)) > 1:
+        slope, floor = np.polyfit(10.0**x, roof_rows, 1)
+        slope, floor = max(float(slope), 0.0), max(float(floor), 0.0)
+
+    def roof(q: np.ndarray) -> np.ndarray:
+        return slope * 10.0**q + floor
 
     def curve(f: np.ndarray, b: np.ndarray) -> np.ndarray:
         q = np.log10(np.maximum(b, 1.0))
-        return np.where(q < xs[0], ys[0] * 10.0 ** (q - xs[0]), np.interp(q, xs, ys))
+        held = ys[0] * roof(q) / np.maximum(roof(np.asarray(xs[0])), 1e-300)
+        return np.where(q < xs[0], held, np.interp(q, xs, ys))
 
     return curve
 

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from hardware_specs.yaml_strict import DuplicateKeyError, load_yaml
 from perfmodel.profiling import calibrate
 from perfmodel.profiling._torch import TORCH_DTYPES
 from perfmodel.profiling.accelerator import catalog_entry, derive_accelerator
@@ -56,8 +57,8 @@ class ProfileRow(BaseModel):
     kv_len: int = Field(ge=0)
     numel: int = Field(ge=0)
     world_size: int = Field(ge=0)
-    flops: float = Field(ge=0)
-    bytes: float = Field(gt=0)
+    flops: float = Field(ge=0, allow_inf_nan=False)
+    bytes: float = Field(gt=0, allow_inf_nan=False)
     time_s: float = Field(gt=0, allow_inf_nan=False)
     repeats: int = Field(ge=1)
 
@@ -179,6 +180,21 @@ class Profile:
             self._reference = catalog_entry(self.provenance) or self.to_accelerator()
         return self._reference
 
+    def check_usable(self, source: str) -> Profile:
+        """Derive now what a later command needs (the roofline reference, the efficiency
+        curves), so a profile that cannot calibrate anything is refused when it is imported,
+        naming ``source``, not when it is first used. Returns ``self``."""
+        try:
+            _ = self.reference
+            _ = self.curves
+        except ProfileError as exc:
+            raise ProfileError(
+                f"{source}: the profile cannot be used: {exc} (a machine outside the "
+                "hardware_specs catalog needs gemm and copy/triad rows; a catalog GPU needs "
+                "device_type cuda and its catalog name as accelerator)"
+            ) from None
+        return self
+
     def calibration_for(self, accelerator) -> Profile:
         """This profile with efficiencies relative to ``accelerator``'s peaks (e.g. a datasheet
         entry of the same device), so estimate_step(hardware=accelerator) reproduces the
@@ -249,16 +265,18 @@ class Profile:
         path = directory / PROFILE_CSV
         try:
             table = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError) as exc:
-            raise ProfileError(f"{path}: cannot read profile table: {exc}") from None
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise ProfileError(f"{path}: cannot read profile table: {e}") from None
         return cls(table, prov, source=str(path))
 
 
 def load_provenance(path: Path) -> Provenance:
     """Validated provenance YAML; errors name the file and the field."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: cannot read provenance: {exc}") from None
     try:
         return Provenance.model_validate(data)
@@ -302,7 +320,7 @@ def _plainly_valid(table: pd.DataFrame) -> bool:
     if not all(pd.api.types.is_numeric_dtype(t) for t in floats.dtypes):
         return False
     values = floats.to_numpy(float)
-    finite = np.isfinite(values[:, 2]).all()
+    finite = np.isfinite(values).all()
     ranges = (values[:, 0] >= 0).all() and (values[:, 1] > 0).all() and (values[:, 2] > 0).all()
     labels = (
         table["op"].isin(list(OPS)).all()

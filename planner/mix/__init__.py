@@ -18,6 +18,7 @@ from planner.mix.capacity import CapacityProvider, PoolCapacity, TableCapacity
 from planner.mix.errors import PlanSpecError, SolverError
 from planner.mix.formulation import MixModel, Solution
 from planner.mix.melange import MelangeCapacity, plan_from_melange, read_melange
+from planner.mix.overtime import TimePlan, plan_over_time
 from planner.mix.plan_file import load_plan, validate_plan
 from planner.mix.pools import Pool
 from planner.mix.problem import Problem, build_problem, make_provider, problem_from_arrays
@@ -25,6 +26,7 @@ from planner.mix.result import (
     Allocation,
     Baseline,
     Exclusion,
+    HeadroomCost,
     Issue,
     ModelSummary,
     PoolAllocation,
@@ -41,6 +43,7 @@ __all__ = [
     "Baseline",
     "CapacityProvider",
     "Exclusion",
+    "HeadroomCost",
     "Issue",
     "MelangeCapacity",
     "MixModel",
@@ -58,6 +61,7 @@ __all__ = [
     "Solution",
     "SolverError",
     "TableCapacity",
+    "TimePlan",
     "as_spec",
     "build_problem",
     "cost_vs_rate",
@@ -66,6 +70,7 @@ __all__ = [
     "make_provider",
     "plan",
     "plan_from_melange",
+    "plan_over_time",
     "problem_from_arrays",
     "read_melange",
     "resolve_searched",

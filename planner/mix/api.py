@@ -12,15 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from planner.mix.capacity import CapacityProvider
+from planner.mix.capacity import NEAR_ZERO_SHARE, CapacityProvider
 from planner.mix.diagnose import bucket_issues, constraint_issues
-from planner.mix.formulation import Solution
+from planner.mix.formulation import ABS_GAP, Solution
 from planner.mix.plan_file import load_plan, validate_plan
 from planner.mix.problem import Problem, build_problem, make_provider
 from planner.mix.result import (
     Allocation,
     Baseline,
     Exclusion,
+    HeadroomCost,
     Issue,
     ModelSummary,
     PoolAllocation,
@@ -29,8 +30,8 @@ from planner.mix.result import (
 )
 from planner.mix.routing import balance, utilization
 from planner.mix.searched import resolve_searched
-from planner.mix.slices import SliceModel
-from planner.mix.solve import MixSolver
+from planner.mix.slices import SliceModel, compare_slices
+from planner.mix.solve import MixSolver, routing_columns
 from planner.mix.spec import PlanSpec
 
 PlanLike = PlanSpec | str | Path | dict
@@ -47,12 +48,18 @@ def as_spec(spec: PlanLike) -> PlanSpec:
 
 
 def plan(spec: PlanLike, provider: CapacityProvider | None = None) -> Allocation:
-    """The cheapest GPU mix for ``spec`` (a PlanSpec, a path to a plan file, or a dict).
+    """The cheapest GPU mix for ``spec`` (a PlanSpec, a path to a plan file, or a dict); a
+    plan with rate curves gets one fleet sized for each model's peak (see
+    :func:`planner.mix.overtime.plan_over_time` for the fleet per period).
 
     ``provider`` overrides the plan's capacity source. Infeasible plans come back as an
     Allocation with ``feasible=False`` and ``issues`` saying what to change.
     """
     spec = as_spec(spec)
+    if spec.over_time:  # one fleet for every period: sized for each model's peak
+        from planner.mix.overtime import at_rates, curves
+
+        spec = at_rates(spec, curves(spec).rates.max(axis=1))
     provider = provider or make_provider(spec)
     problem = build_problem(spec, provider)
     return solve_problem(
@@ -63,6 +70,7 @@ def plan(spec: PlanLike, provider: CapacityProvider | None = None) -> Allocation
         time_limit_s=spec.time_limit_s,
         compare_single_type=spec.compare_single_type,
         slice_factors=spec.slice_factors,
+        slice_comparison=spec.slice_comparison,
     )
 
 
@@ -70,13 +78,17 @@ def solve_problem(
     problem: Problem,
     provider: CapacityProvider | None = None,
     solver: str = "auto",
-    mip_gap: float = 1e-3,
+    mip_gap: float = 0.0,
     time_limit_s: float = 60.0,
     compare_single_type: bool = True,
     slice_factors: Iterable[int] = (),
     balance_routing: bool = True,
+    slice_comparison: str = "auto",
+    price_headroom: bool = True,
 ) -> Allocation:
-    """Solve ``problem`` (built once) and assemble the :class:`Allocation`."""
+    """Solve ``problem`` (built once) and assemble the :class:`Allocation`; the comparisons
+    (single types, Mélange's slices) run under the same solver and time budget and carry their
+    own proof status."""
     opts: dict[str, Any] = {"solver": solver, "mip_gap": mip_gap, "time_limit_s": time_limit_s}
     model = MixSolver(problem, **opts)
     common = _common(problem, provider)
@@ -84,7 +96,7 @@ def solve_problem(
         issues = bucket_issues(problem, model.unroutable, provider)
         return Allocation(problem.name, False, "infeasible", None, issues=tuple(issues), **common)
     sol = model.solve()
-    slices = tuple(_slice_result(problem, s, opts) for s in slice_factors)
+    slices = tuple(_slice_result(problem, s, sol, opts, slice_comparison) for s in slice_factors)
     if not sol.feasible:
         issues = (
             [_time_limit_issue(time_limit_s)]
@@ -100,6 +112,7 @@ def solve_problem(
             slices=slices,
             solver=sol.solver,
             solve_time_s=sol.solve_time_s,
+            proof=sol.proof(time_limit_s),
             **common,
         )
     flows = [
@@ -107,21 +120,57 @@ def solve_problem(
         for m in range(len(problem.demands))
     ]
     baselines = _baselines(problem, opts) if compare_single_type else ()
+    headroom = _headroom_costs(problem, sol, opts) if price_headroom else ()
     status, warnings = sanity_warnings(problem, sol, mip_gap, time_limit_s)
     return Allocation(
         problem.name,
         True,
         status,
         sol.cost,
-        issues=tuple(warnings),
+        issues=tuple(warnings + _notes(problem, slices)),
         pools=_pools(problem, sol, flows, provider),
         routes=_routes(problem, flows),
         baselines=baselines,
         slices=slices,
+        headroom_costs=headroom,
         solver=sol.solver,
         solve_time_s=sol.solve_time_s,
+        proof=sol.proof(time_limit_s) if status == sol.status else f"{status} ({sol.proof()})",
+        gap=sol.gap,
+        bound_usd_per_hour=sol.bound,
         **common,
     )
+
+
+def _headroom_costs(problem: Problem, sol: Solution, opts: dict[str, Any]) -> tuple:
+    """Each stated headroom kind priced: the plan's cost minus the plan's without it."""
+    out = []
+    for kind, setting in problem.headroom().items():
+        other = MixSolver(problem.without(kind), **opts).solve()
+        added = sol.cost - other.cost if other.feasible else None
+        out.append(HeadroomCost(kind, setting, added, other.proof(opts["time_limit_s"])))
+    return tuple(out)
+
+
+def _notes(problem: Problem, slices: tuple[SliceResult, ...]) -> list[Issue]:
+    """``note`` issues: near-zero capacities dropped, comparisons skipped."""
+    out = []
+    dropped = sum(d.capacity.near_zero for d in problem.demands)
+    if dropped:
+        out.append(Issue(
+            "note",
+            f"{dropped} (bucket, pool) capacities below {NEAR_ZERO_SHARE:.1%} of their bucket's "
+            "best pool were treated as cannot serve",
+            "give 0 (or leave out) a pool that cannot serve a bucket",
+        ))  # fmt: skip
+    for s in slices:
+        if s.proof.startswith("skipped"):
+            out.append(Issue(
+                "note",
+                f"Mélange's slice formulation at S = {s.slice_factor}: {s.proof}",
+                "set slice_comparison: always to solve it within time_limit_s",
+            ))  # fmt: skip
+    return out
 
 
 #: sanity limits: a feasible plan beyond them is legal but almost surely a mistake
@@ -158,7 +207,8 @@ def sanity_warnings(
                 model=d.name,
             ))  # fmt: skip
     status = sol.status
-    if status == "optimal" and (mip_gap > PROVEN_GAP or (sol.gap or 0.0) > max(mip_gap, 0.0)):
+    allowed = max(mip_gap, ABS_GAP / sol.cost if sol.cost > 0 else 0.0) * (1 + 1e-6)
+    if status == "optimal" and (mip_gap > PROVEN_GAP or (sol.gap or 0.0) > allowed):
         status = "feasible"
         out.append(Issue(
             "warning",
@@ -227,10 +277,12 @@ def _balanced(problem: Problem, sol: Solution, m: int) -> np.ndarray:
 
 
 def _pools(problem: Problem, sol: Solution, flows, provider) -> tuple[PoolAllocation, ...]:
-    """One row per (model, pool) with replicas, with utilization and predicted latency."""
+    """One row per (model, pool) with replicas, with utilization (of a replica's full
+    capacity: at most the pool's target) and predicted latency."""
+    target = np.array([pool.utilization_target for pool in problem.pools])
     rows = []
     for m, d in enumerate(problem.demands):
-        util = utilization(flows[m], d.capacity.rate, sol.replicas[m])
+        util = utilization(flows[m], d.capacity.rate, sol.replicas[m]) * target
         for p, pool in enumerate(problem.pools):
             n = int(sol.replicas[m, p])
             if n == 0:
@@ -294,12 +346,40 @@ def _baselines(problem: Problem, opts: dict[str, Any]) -> tuple[Baseline, ...]:
 
 
 def _baseline(problem: Problem, gpu: str, opts: dict[str, Any]) -> Baseline:
-    """The cheapest plan of GPU type ``gpu`` alone."""
+    """The cheapest plan of GPU type ``gpu`` alone (closed form for a type with one pool, else
+    a MILP under the plan's solver and time budget)."""
     sub = problem.only([gpu])
+    if len(sub.pools) == 1:
+        return _single_pool_baseline(problem, sub, gpu)
     sol = MixSolver(sub, **opts).solve()
     if sol.feasible:
-        return Baseline(gpu, True, sol.cost, sol.gpus_by_type(sub).get(gpu, 0))
-    return Baseline(gpu, False, None, 0, _single_reason(problem, gpu))
+        proof = sol.proof(opts["time_limit_s"])
+        return Baseline(
+            gpu, True, sol.cost, sol.gpus_by_type(sub).get(gpu, 0), None, proof, sol.gap
+        )
+    return Baseline(gpu, False, None, 0, _single_reason(problem, gpu), sol.proof())
+
+
+def _single_pool_baseline(problem: Problem, sub: Problem, gpu: str) -> Baseline:
+    """One pool of one type: every bucket on it, n_m = max(⌈Σ_b λ_b / κ_b⌉, r_m) replicas per
+    model, exact (nothing to choose), infeasible when a bucket has κ = 0 or the cap binds."""
+    pool = sub.pools[0]
+    replicas = 0
+    for d in sub.demands:
+        served = d.bucket_rates > 0
+        if not served.any():
+            continue
+        cap = d.capacity.rate[served, 0]
+        if (cap <= 0).any():
+            return Baseline(gpu, False, None, 0, _single_reason(problem, gpu), "infeasible")
+        load = math.ceil(float(np.sum(d.bucket_rates[served] / cap)) - 1e-9)
+        replicas += max(load + int(pool.n_plus_one), d.min_replicas)
+    gpus = replicas * pool.gpus
+    if gpus > sub.gpu_caps.get(gpu, gpus):
+        return Baseline(gpu, False, None, 0, _single_reason(problem, gpu), "infeasible")
+    return Baseline(
+        gpu, True, replicas * pool.usd_per_hour, gpus, None, "proven optimal (closed form)"
+    )
 
 
 def _single_reason(problem: Problem, gpu: str) -> str:
@@ -317,9 +397,25 @@ def _single_reason(problem: Problem, gpu: str) -> str:
     return f"needs more than its cap of {cap} GPUs" if cap is not None else "infeasible"
 
 
-def _slice_result(problem: Problem, factor: int, opts: dict[str, Any]) -> SliceResult:
-    """Mélange's slice formulation at ``factor``."""
-    sol = SliceModel(problem, factor, **opts).solve()
+#: a default run solves Mélange's slice formulation only up to this many integer variables
+SLICE_LIMIT = 2_000
+
+
+def _slice_result(
+    problem: Problem, factor: int, split: Solution, opts: dict[str, Any], mode: str = "auto"
+) -> SliceResult:
+    """Mélange's slice formulation at ``factor``, with its proof status (the continuous
+    ``split`` bounds it from below: planner.mix.slices.compare_slices); skipped (said) in
+    ``auto`` mode when it has more than ``SLICE_LIMIT`` integer slice counts."""
+    size = routing_columns(problem)
+    if mode == "auto" and size > SLICE_LIMIT:
+        why = f"skipped: {size:,} integer slice counts (a default run solves up to {SLICE_LIMIT:,})"
+        return SliceResult(factor, False, None, proof=why)
+    if split.feasible:
+        sol = compare_slices(problem, factor, split, **opts)
+    else:
+        sol = SliceModel(problem, factor, **opts).solve()
+    proof = sol.proof(opts["time_limit_s"])
     if not sol.feasible:
-        return SliceResult(factor, False, None)
-    return SliceResult(factor, True, sol.cost, sol.gpus_by_type(problem))
+        return SliceResult(factor, False, None, proof=proof)
+    return SliceResult(factor, True, sol.cost, sol.gpus_by_type(problem), proof, sol.gap)

@@ -3,7 +3,10 @@ SLO for requests of one bucket, from a capacity provider.
 
 A provider implements :class:`CapacityProvider`. A zero capacity makes the (bucket, pool) pair
 ineligible and carries its reason (not measured, context too long, out of memory, no rate meets
-the SLO); the planner never divides by it.
+the SLO); the planner never divides by it. A capacity below ``NEAR_ZERO_SHARE`` (0.1%) of the
+bucket's best pool is taken as "cannot serve" too (:func:`drop_near_zero`): a pool a thousand
+times slower than another for the same requests is a placeholder (Mélange's profiles write
+1e-6 req/s for "cannot serve"), and its 1/κ coefficients of 10^6 make the MILP ill-conditioned.
 
 :class:`TableCapacity` reads a measured CSV. Columns: ``gpu`` (or ``pool``), ``input_tokens``,
 ``output_tokens``, ``max_rate_rps`` (or ``max_rate``); optional ``tp``, ``pp`` (default 1),
@@ -32,6 +35,7 @@ from planner.mix.traffic import Buckets
 
 SLO_COLUMNS = ("ttft_s", "tpot_s", "e2e_s")
 REL_TOL = 1e-9
+NEAR_ZERO_SHARE = 1e-3  # a capacity below this share of the bucket's best pool: cannot serve
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,29 @@ class CapacityMatrix:
 
     rate: np.ndarray
     reasons: dict[tuple[int, int], str] = field(default_factory=dict)
+    near_zero: int = 0  # pairs dropped by drop_near_zero
 
     @property
     def eligible(self) -> np.ndarray:
         """Boolean (B, P): the pool can serve the bucket."""
         return self.rate > 0
+
+
+def drop_near_zero(cap: CapacityMatrix) -> CapacityMatrix:
+    """``cap`` with every rate below ``NEAR_ZERO_SHARE`` x its bucket's best set to 0 (cannot
+    serve), the reason and the count of such pairs recorded."""
+    best = cap.rate.max(axis=1, initial=0.0)
+    tiny = (cap.rate > 0) & (cap.rate < NEAR_ZERO_SHARE * best[:, None])
+    if not tiny.any():
+        return cap
+    reasons = dict(cap.reasons)
+    for b, p in zip(*np.nonzero(tiny), strict=True):
+        reasons[(int(b), int(p))] = (
+            f"capacity {cap.rate[b, p]:.3g} req/s is below {NEAR_ZERO_SHARE:.1%} of the "
+            f"bucket's best pool ({best[b]:.3g} req/s): treated as cannot serve"
+        )
+    rate = np.where(tiny, 0.0, cap.rate)
+    return CapacityMatrix(rate, reasons, cap.near_zero + int(tiny.sum()))
 
 
 def capacity_matrix(
@@ -76,7 +98,8 @@ def capacity_matrix(
     buckets: Buckets,
     slo: SLOSpec | None,
 ) -> CapacityMatrix:
-    """Ask ``provider`` once per pool; non-finite or non-positive rates become ineligible."""
+    """Ask ``provider`` once per pool; non-finite, non-positive and near-zero rates become
+    ineligible."""
     rate = np.zeros((len(buckets), len(pools)))
     reasons: dict[tuple[int, int], str] = {}
     for p, pool in enumerate(pools):
@@ -86,7 +109,7 @@ def capacity_matrix(
         rate[:, p] = np.where(ok, r, 0.0)
         for b in np.flatnonzero(~ok):
             reasons[(int(b), p)] = cap.reasons[b] or f"capacity {r[b]:g} req/s"
-    return CapacityMatrix(rate, reasons)
+    return drop_near_zero(CapacityMatrix(rate, reasons))
 
 
 def canonical_gpu(name: str) -> str:
@@ -111,9 +134,16 @@ class TableCapacity:
     def from_csv(cls, path: str | Path) -> TableCapacity:
         """Read a CSV table; errors name the file and the column."""
         try:
-            frame = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise PlanSpecError(f"{path}: cannot read capacity table: {exc}") from None
+            frame = pd.read_csv(path, dtype={"model": str, "gpu": str, "pool": str})
+        except (
+            OSError,
+            UnicodeDecodeError,
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+        ) as exc:
+            raise PlanSpecError(
+                f"{path}: cannot read capacity table (a UTF-8 CSV): {exc}"
+            ) from None
         return cls(frame, str(path))
 
     def capacity(
@@ -210,7 +240,9 @@ def normalize_table(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         raise PlanSpecError(
             f"{source}: row {csv_row(row)}, column 'gpu': the cell is blank; name the GPU type"
         )
-    f["model"] = f["model"].fillna("").astype(str).str.strip() if "model" in f else ""
+    f["model"] = (
+        f["model"].astype(object).fillna("").astype(str).str.strip() if "model" in f else ""
+    )
     names = {g: canonical_gpu(g) for g in f["gpu"].unique()}
     f["gpu"] = f["gpu"].map(names)
     f["max_rate_rps"] = cells(

@@ -1,4 +1,4 @@
-"""The cost-minimizing GPU-mix MILP (PuLP; CBC bundled, HiGHS when ``highspy`` is installed).
+"""The cost-minimizing GPU-mix MILP (PuLP driving HiGHS by default, CBC as the fallback).
 
 Indices: models m, buckets b of model m, pools p (GPU type x replica configuration), GPU
 types g. Data: planned bucket rate λ_mb (req/s), per-replica capacity κ_mbp (req/s; pairs
@@ -18,11 +18,20 @@ factor is involved. Replicas are per model (a replica serves one model). Load ad
 across buckets (Σ_b y/κ ≤ n) is the assumption Mélange makes too. The model is built once;
 :meth:`MixModel.solve` re-solves it with types switched off (single-type baselines) or every
 rate scaled (cost-vs-rate curves) by changing bounds and right-hand sides only.
+
+**Proof.** Every solve stops only when the incumbent is proven within ``max(mip_gap · cost,
+ABS_GAP)`` of the optimum (``ABS_GAP`` = half a cent per hour: costs are exact to the cent with
+the default ``mip_gap`` of 0) or at the time limit. With HiGHS the dual bound is read back, so
+a :class:`Solution` carries its measured gap; "optimal" means proven, "feasible" means the best
+plan found when the time limit stopped the search (its gap said).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Iterable
@@ -35,6 +44,11 @@ from planner.mix.errors import SolverError
 from planner.mix.problem import Problem
 
 FLOW_TOL = 1e-7
+ABS_GAP = 0.005  # $/h: an "optimal" plan is within half a cent per hour of the proven optimum
+#: HiGHS 1.16's feasibility-jump heuristic costs ~10 ms per MIP however small the model (a 2 x 5
+#: MIP: 15 ms with it, 0.7 ms without); this planner's MILPs find incumbents by rounding anyway
+HIGHS_OPTIONS = {"mip_heuristic_run_feasibility_jump": False}
+COVER_LOAD = 1e-3  # a bucket with a smaller load (replicas) gets an explicit "needs a replica" row
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,23 @@ class Solution:
     solve_time_s: float = 0.0
     solver: str = ""
     gap: float | None = None  # (cost - lower bound) / cost when measured; None: within mip_gap
+    bound: float | None = None  # proven lower bound on the optimum ($/h) when measured
 
     @property
     def feasible(self) -> bool:
         return self.status in ("optimal", "feasible")
+
+    def proof(self, time_limit_s: float | None = None) -> str:
+        """How far the cost is proven: "proven optimal", "best found within N s (gap x%)"."""
+        gap = "" if self.gap is None or self.gap < 1e-6 else f" (gap {100 * self.gap:.2g}%)"
+        if self.status == "optimal":
+            return "proven optimal" + gap
+        if self.status == "feasible":
+            limit = "" if time_limit_s is None else f" within {time_limit_s:g} s"
+            return f"best found{limit}{gap}"
+        if self.status == "not_solved":
+            return "no plan found" + ("" if time_limit_s is None else f" within {time_limit_s:g} s")
+        return self.status
 
     def gpus_by_type(self, problem: Problem) -> dict[str, int]:
         """GPUs used per GPU type."""
@@ -74,30 +101,54 @@ def new_var(
     return pulp.LpVariable(name, low, up, cat)
 
 
+@functools.cache
 def highs_available() -> bool:
-    """True when PuLP can drive HiGHS through ``highspy``."""
+    """True when PuLP can drive HiGHS through ``highspy``. The first HiGHS instance of a
+    process prints a banner on the C-level stdout (it would corrupt ``--format json``): it is
+    made here once, with that stdout sent to /dev/null."""
     try:
-        return bool(pulp.HiGHS(msg=False).available())
-    except (AttributeError, pulp.PulpError):
+        if not pulp.HiGHS(msg=False).available():
+            return False
+        import highspy
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        return True
+    except (AttributeError, ImportError, OSError, pulp.PulpError):
         return False
 
 
 def make_solver(
-    name: str = "auto", mip_gap: float = 1e-3, time_limit_s: float = 60.0, warm: bool = False
+    name: str = "auto", mip_gap: float = 0.0, time_limit_s: float = 60.0, warm: bool = False
 ):
-    """A PuLP solver: ``cbc`` (bundled), ``highs`` (needs highspy) or ``auto`` (HiGHS if
-    available, else CBC); ``warm`` starts from the variables' current values."""
+    """A PuLP solver: ``highs`` (highspy, a dependency), ``cbc`` (bundled with PuLP) or
+    ``auto`` (HiGHS, else CBC); both stop at ``max(mip_gap · cost, ABS_GAP)`` from the bound;
+    ``warm`` starts from the variables' current values."""
     if name == "highs" or (name == "auto" and highs_available()):
         if not highs_available():
-            raise SolverError(
-                "solver 'highs' needs the highspy package (pip install capplan[highs])"
-            )
-        return pulp.HiGHS(msg=False, gapRel=mip_gap, timeLimit=time_limit_s, warmStart=warm)
+            raise SolverError("solver 'highs' needs the highspy package: pip install highspy")
+        return pulp.HiGHS(
+            msg=False,
+            gapRel=mip_gap,
+            gapAbs=ABS_GAP,
+            timeLimit=time_limit_s,
+            warmStart=warm,
+            **HIGHS_OPTIONS,
+        )
     if name not in ("auto", "cbc"):
         raise SolverError(f"unknown solver {name!r}; use auto, cbc or highs")
     with warnings.catch_warnings():  # PuLP 3.3 deprecates the bundled CBC in favour of 4.0's
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, gapRel=mip_gap, timeLimit=time_limit_s, warmStart=warm)
+        return pulp.PULP_CBC_CMD(
+            msg=False, gapRel=mip_gap, gapAbs=ABS_GAP, timeLimit=time_limit_s, warmStart=warm
+        )
 
 
 class MixModel:
@@ -111,7 +162,7 @@ class MixModel:
         self,
         problem: Problem,
         solver: str = "auto",
-        mip_gap: float = 1e-3,
+        mip_gap: float = 0.0,
         time_limit_s: float = 60.0,
     ) -> None:
         self.problem = problem
@@ -123,6 +174,7 @@ class MixModel:
         self.route: list[dict[tuple[int, int], pulp.LpVariable]] = []
         self.demand_rows: list[dict[int, pulp.LpConstraint]] = []
         self.type_rows: dict[str, pulp.LpConstraint] = {}
+        self.spare_rows: dict[tuple[int, int], tuple[pulp.LpConstraint, pulp.LpVariable]] = {}
         self.z: dict[str, pulp.LpVariable] = {}
         self.unroutable: list[tuple[int, int]] = []
         self._build()
@@ -177,11 +229,42 @@ class MixModel:
             n = new_var(self.lp, f"n{m}_{p}", cat=pulp.LpInteger)
             self.n[(m, p)] = n
             objective.append((n, prob.pools[p].usd_per_hour))
-            expr = pulp.LpAffineExpression([*terms, (n, -1.0)])
+            spare = self._spare(m, p, terms) if prob.pools[p].n_plus_one else []
+            expr = pulp.LpAffineExpression([*terms, (n, -1.0), *spare])
             self.lp += pulp.LpConstraint(expr, pulp.LpConstraintLE, f"load{m}_{p}", 0.0)
         self.lp.setObjective(pulp.LpAffineExpression(objective))
         self._floors()
+        self._cover_rows()
         self._type_rows()
+
+    def _spare(self, m: int, p: int, terms: list) -> list:
+        """N+1: a binary s_mp = 1 when pool p serves model m (Σ load ≤ M s_mp, M its most
+        replicas); the load row then reads Σ load ≤ n_mp − s_mp: one replica spare."""
+        s = new_var(self.lp, f"s{m}_{p}", 0, 1, pulp.LpBinary)
+        row = pulp.LpConstraint(
+            pulp.LpAffineExpression([*terms, (s, -self._spare_bound(m, p, 1.0))]),
+            pulp.LpConstraintLE,
+            f"spare{m}_{p}",
+            0.0,
+        )
+        self.lp += row
+        self.spare_rows[(m, p)] = (row, s)
+        return [(s, 1.0)]
+
+    def _spare_bound(self, m: int, p: int, scale: float) -> float:
+        """The big-M of pool p's spare indicator: its most replicas at rate x ``scale``."""
+        return float(self.problem.demands[m].max_replicas(p, scale) + 1)
+
+    def _cover_rows(self) -> None:
+        """Σ_{p: κ_bp > 0} n_mp ≥ 1 for each bucket whose load λ/κ is below ``COVER_LOAD`` on
+        every pool: a bucket with traffic needs a replica, which a load inside the solver's
+        feasibility tolerance (~1e-6) would not force."""
+        for m, d in enumerate(self.problem.demands):
+            for b in tiny_buckets(d.bucket_rates, d.capacity.rate):
+                ns = [(self.n[(m, int(p))], 1.0) for p in np.flatnonzero(d.capacity.rate[b] > 0)]
+                self.lp += pulp.LpConstraint(
+                    pulp.LpAffineExpression(ns), pulp.LpConstraintGE, f"cover{m}_{b}", 1.0
+                )
 
     def _floors(self) -> None:
         """Σ_p n_mp ≥ r_m."""
@@ -231,19 +314,25 @@ class MixModel:
         allowed_gpus: Iterable[str] | None = None,
         rate_scale: float = 1.0,
         warm: bool = False,
+        fixed: np.ndarray | None = None,
     ) -> Solution:
         """Solve with only ``allowed_gpus`` (default: all) at every rate x ``rate_scale``;
-        ``warm`` starts from the plan loaded by :meth:`warm_start`."""
+        ``warm`` starts from the plan loaded by :meth:`warm_start`; ``fixed`` (M, P) fixes
+        every replica count (a routing-feasibility check)."""
         prob = self.problem
         P = len(prob.pools)
         if self.unroutable:
             return Solution("infeasible", math.nan, np.zeros((len(prob.demands), P), int))
         allowed = set(prob.gpu_types if allowed_gpus is None else allowed_gpus)
-        for (_, p), v in self.n.items():
+        for (m, p), v in self.n.items():
             v.upBound = None if prob.pools[p].gpu in allowed else 0
+            if fixed is not None:
+                v.lowBound = v.upBound = float(fixed[m, p])
         for g, z in self.z.items():
             z.upBound = 1 if g in allowed else 0
             self.type_rows[g].expr[z] = -prob.type_bound(g, rate_scale)
+        for (m, p), (row, s) in self.spare_rows.items():
+            row.expr[s] = -self._spare_bound(m, p, rate_scale)
         self._set_rates(rate_scale)
         start = time.perf_counter()
         self._run(self.warm_solver if warm else self.solver)
@@ -251,10 +340,7 @@ class MixModel:
 
     def _run(self, solver) -> None:
         """One solver call on the model as it stands."""
-        try:
-            self.lp.solve(solver)
-        except pulp.PulpSolverError as exc:
-            raise SolverError(f"MILP solver failed: {exc}") from exc
+        run_lp(self.lp, solver)
 
     def warm_start(self, replicas: np.ndarray, flows: tuple[np.ndarray, ...]) -> None:
         """Load a known plan as the next solve's starting point (used by the warm solver)."""
@@ -298,7 +384,8 @@ class MixModel:
             sum(replicas[:, p].sum() * pool.usd_per_hour for p, pool in enumerate(prob.pools))
         )
         status_out = "optimal" if sol_status == pulp.LpSolutionOptimal else "feasible"
-        return Solution(status_out, cost, replicas, flows, elapsed, name)
+        bound, gap = proven_bound(self.lp, cost)
+        return Solution(status_out, cost, replicas, flows, elapsed, name, gap, bound)
 
     def _flows(self, m: int) -> np.ndarray:
         """Routed req/s (B, P) of model m, rows rescaled to the bucket rates."""
@@ -313,3 +400,33 @@ class MixModel:
         ok = sums > FLOW_TOL
         flow[ok] *= (target[ok] / sums[ok])[:, None]
         return flow
+
+
+def tiny_buckets(rates: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Buckets with traffic whose load on their best pool, λ_b / max_p κ_bp, is below
+    ``COVER_LOAD`` replicas (they get a cover row)."""
+    best = capacity.max(axis=1, initial=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        load = np.where(best > 0, rates / np.where(best > 0, best, 1.0), np.inf)
+    return np.flatnonzero((rates > 0) & (load < COVER_LOAD))
+
+
+def proven_bound(lp: pulp.LpProblem, cost: float) -> tuple[float | None, float | None]:
+    """The proven lower bound and relative gap of a solved ``lp`` whose incumbent costs
+    ``cost``, where the solver reports them (HiGHS: its dual bound; CBC through PuLP: none)."""
+    model = getattr(lp, "solverModel", None)
+    if model is None or not hasattr(model, "getInfo"):
+        return None, None
+    bound = float(model.getInfo().mip_dual_bound)
+    if not math.isfinite(bound):
+        return None, None
+    bound = min(bound, cost)
+    return bound, (cost - bound) / cost if cost > 0 else 0.0
+
+
+def run_lp(lp: pulp.LpProblem, solver) -> None:
+    """One solver call; a solver failure becomes a :class:`SolverError`."""
+    try:
+        lp.solve(solver)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"MILP solver failed: {exc}") from exc

@@ -19,6 +19,8 @@ class Pool:
     quant: str | None = None  # None: the plan's serving quantization
     max_num_seqs: int | None = None  # None: the engine's default limits
     token_budget: int | None = None
+    utilization_target: float = 1.0  # replicas planned at most this busy
+    n_plus_one: bool = False  # one spare replica whenever the pool serves traffic
 
     @property
     def gpus(self) -> int:
@@ -61,8 +63,11 @@ def plan_pools(plan: PlanSpec) -> tuple[Pool, ...]:
         if g.search is not None:
             raise ValueError(f"GPU {g.name!r}: resolve its searched configs first")
         price = g.price(g.pricing or plan.pricing)
+        target = g.utilization_target or plan.utilization_target
+        spare = plan.n_plus_one if g.n_plus_one is None else g.n_plus_one
         for c in g.configs:
-            pool = Pool(g.name, price, c.tp, c.pp, c.quant, c.max_num_seqs, c.token_budget)
+            pool = Pool(g.name, price, c.tp, c.pp, c.quant, c.max_num_seqs, c.token_budget,
+                        target, spare)  # fmt: skip
             if pool not in pools:
                 pools.append(pool)
     return tuple(pools)

@@ -13,7 +13,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from planner.mix.capacity import CapacityMatrix, CapacityProvider, TableCapacity, capacity_matrix
+from planner.mix.capacity import (
+    CapacityMatrix,
+    CapacityProvider,
+    TableCapacity,
+    capacity_matrix,
+    drop_near_zero,
+)
 from planner.mix.errors import PlanSpecError
 from planner.mix.pools import Pool, gpu_caps, plan_pools
 from planner.mix.searched import resolve_searched
@@ -86,7 +92,7 @@ class Problem:
             served = d.bucket_rates > 0
             for p, pool in enumerate(self.pools):
                 if pool.gpu == gpu and (d.capacity.rate[served, p] > 0).any():
-                    total += pool.gpus * d.max_replicas(p, scale)
+                    total += pool.gpus * (d.max_replicas(p, scale) + int(pool.n_plus_one))
         cap = self.gpu_caps.get(gpu)
         return float(total if cap is None else min(cap, total))
 
@@ -114,9 +120,60 @@ class Problem:
             self, pools=tuple(self.pools[p] for p in cols), demands=demands, gpu_caps=caps
         )
 
+    def headroom(self) -> dict[str, str]:
+        """The stated headroom kinds this plan carries, each with its setting in words."""
+        out = {}
+        rates = {d.headroom for d in self.demands if d.headroom > 0}
+        if rates:
+            out["rate headroom"] = "rate x " + ", ".join(f"{1 + h:g}" for h in sorted(rates))
+        floors = {d.min_replicas for d in self.demands if d.min_replicas > 0}
+        if floors:
+            out["redundancy floor"] = "min_replicas " + ", ".join(map(str, sorted(floors)))
+        targets = {p.utilization_target for p in self.pools if p.utilization_target < 1}
+        if targets:
+            out["utilization targets"] = ", ".join(f"{100 * u:g}%" for u in sorted(targets))
+        spares = [p.name for p in self.pools if p.n_plus_one]
+        if spares:
+            out["N+1 spares"] = f"{len(spares)} of {len(self.pools)} pools"
+        return out
+
+    def without(self, kind: str) -> Problem:
+        """The instance without one kind of stated headroom (see :meth:`headroom`)."""
+        return _without(self, kind)
+
     def without_caps(self) -> Problem:
         """No GPU caps and no type limit (for diagnosing infeasibility)."""
         return replace(self, gpu_caps={}, max_gpu_types=None)
+
+
+def at_targets(cap: CapacityMatrix, pools: Sequence[Pool], inverse: bool = False) -> CapacityMatrix:
+    """Capacities at each pool's utilization target: κ_bp · u_p (``inverse``: back to κ)."""
+    u = np.array([p.utilization_target for p in pools])
+    rate = cap.rate / u[None, :] if inverse else cap.rate * u[None, :]
+    return replace(cap, rate=rate)
+
+
+#: the stated headroom a plan can carry, and how to plan without it (Problem.without)
+HEADROOM_KINDS = ("rate headroom", "redundancy floor", "utilization targets", "N+1 spares")
+
+
+def _without(problem: Problem, kind: str) -> Problem:
+    """``problem`` without one kind of stated headroom (to price it)."""
+    if kind == "rate headroom":
+        return replace(problem, demands=tuple(replace(d, headroom=0.0) for d in problem.demands))
+    if kind == "redundancy floor":
+        demands = tuple(replace(d, min_replicas=0) for d in problem.demands)
+        return replace(problem, demands=demands)
+    if kind == "utilization targets":
+        demands = tuple(
+            replace(d, capacity=at_targets(d.capacity, problem.pools, inverse=True))
+            for d in problem.demands
+        )
+        pools = tuple(replace(p, utilization_target=1.0) for p in problem.pools)
+        return replace(problem, pools=pools, demands=demands)
+    if kind == "N+1 spares":
+        return replace(problem, pools=tuple(replace(p, n_plus_one=False) for p in problem.pools))
+    raise ValueError(f"unknown headroom kind {kind!r}; use one of {HEADROOM_KINDS}")
 
 
 def make_provider(plan: PlanSpec) -> CapacityProvider:
@@ -151,7 +208,7 @@ def build_problem(
         slo = plan.slo_of(m)
         if slo is not None and slo_scale != 1.0:
             slo = slo.scaled(slo_scale)
-        cap = capacity_matrix(provider, m.name, pools, buckets, slo)
+        cap = at_targets(capacity_matrix(provider, m.name, pools, buckets, slo), pools)
         demands.append(ModelDemand(m.name, buckets, rate, cap, plan.headroom, m.min_replicas, slo))
     return Problem(pools, tuple(demands), gpu_caps(plan), plan.max_gpu_types, plan.name)
 
@@ -181,9 +238,6 @@ def problem_from_arrays(
         pairs = list(sizes) if sizes else [(float(b + 1), 1.0) for b in range(c.shape[0])]
         buckets = Buckets.from_pairs(pairs, np.asarray(p, dtype=float))
         reasons = {(int(b), int(q)): "capacity 0" for b, q in zip(*np.nonzero(c <= 0))}
-        demands.append(
-            ModelDemand(
-                f"model{m}", buckets, float(r), CapacityMatrix(np.maximum(c, 0.0), reasons), 0.0, k
-            )
-        )
+        matrix = drop_near_zero(CapacityMatrix(np.maximum(c, 0.0), reasons))
+        demands.append(ModelDemand(f"model{m}", buckets, float(r), matrix, 0.0, k))
     return Problem(tuple(pools), tuple(demands), dict(gpu_caps or {}), max_gpu_types)

@@ -53,6 +53,18 @@ class Baseline:
     usd_per_hour: float | None
     gpus: int
     reason: str | None = None
+    proof: str = "proven optimal"  # or "best found within N s (gap x%)", "infeasible"
+    gap: float | None = None  # measured (cost - bound) / cost, when the solver reports it
+
+
+@dataclass(frozen=True)
+class HeadroomCost:
+    """What one kind of stated headroom adds to the plan's cost: the plan solved without it."""
+
+    kind: str  # rate headroom | redundancy floor | utilization targets | N+1 spares
+    setting: str  # e.g. "rate x 1.2", "70%", "3 of 4 pools"
+    usd_per_hour: float | None  # $/h it adds (None when the plan without it was not solved)
+    proof: str = "proven optimal"
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,8 @@ class SliceResult:
     feasible: bool
     usd_per_hour: float | None
     gpus_by_type: dict[str, int] = field(default_factory=dict)
+    proof: str = "proven optimal"  # or "best found within N s (gap x%)", "skipped: ...", ...
+    gap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class Exclusion:
 class Issue:
     """Why a plan is infeasible and what would make it feasible."""
 
-    kind: str  # bucket | caps | types | capacity | solver; warning (on a feasible plan)
+    kind: str  # bucket | caps | types | capacity | solver; warning, note (on a feasible plan)
     message: str
     suggestion: str | None = None
     model: str | None = None
@@ -124,6 +138,10 @@ class Allocation:
     capacity_source: str = ""
     solver: str = ""
     solve_time_s: float = 0.0
+    headroom_costs: tuple[HeadroomCost, ...] = ()
+    proof: str = ""  # "proven optimal", "best found within N s (gap x%)", or why not solved
+    gap: float | None = None  # measured (cost - bound) / cost, when the solver reports it
+    bound_usd_per_hour: float | None = None  # proven lower bound on any plan's $/h
 
     # ---- derived ---------------------------------------------------------------------------
     @property
@@ -197,12 +215,17 @@ class Allocation:
         """Single-type baselines with the mix's savings against each."""
         frame = pd.DataFrame(
             [asdict(b) for b in self.baselines],
-            columns=["gpu", "feasible", "usd_per_hour", "gpus", "reason"],
+            columns=[f.name for f in Baseline.__dataclass_fields__.values()],
         )
         if self.feasible and not frame.empty:
             base = frame.usd_per_hour.astype(float)
             frame["savings_pct"] = 100.0 * (base - self.usd_per_hour) / base
         return frame
+
+    def headroom_frame(self) -> pd.DataFrame:
+        """The stated headroom: kind, setting and the $/h each adds."""
+        cols = [f.name for f in HeadroomCost.__dataclass_fields__.values()]
+        return pd.DataFrame([asdict(h) for h in self.headroom_costs], columns=cols)
 
     def issues_frame(self) -> pd.DataFrame:
         return pd.DataFrame(

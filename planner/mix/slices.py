@@ -12,14 +12,23 @@ k_bp ∈ {0..S} with Σ_p k_bp = S, which has the same optimum without the symme
 
 Its feasible set is the continuous model's with y_bp restricted to multiples of λ_b / S, so
 the continuous split is never costlier; the slice answer moves with S.
+
+That also makes the continuous optimum's proven bound a lower bound of the slice optimum, which
+:func:`compare_slices` uses three times: a slice plan rounded from the continuous routing that
+costs no more than that bound is proven optimal without a solve; else the continuous plan's
+replica counts, fixed, are tried for whole slices (a feasibility problem, several times faster
+than the MILP); else the bound is a row of the slice MILP (Σ_p c_p n_p ≥ bound), so the solver
+stops as soon as it meets it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pulp
 
-from planner.mix.formulation import MixModel, Solution, new_var
+from planner.mix.formulation import ABS_GAP, MixModel, Solution, new_var
 from planner.mix.problem import Problem
 
 
@@ -56,3 +65,66 @@ class SliceModel(MixModel):
 def solve_slices(problem: Problem, slice_factor: int, **solver_options) -> Solution:
     """Mélange's answer on ``problem`` at ``slice_factor``."""
     return SliceModel(problem, slice_factor, **solver_options).solve()
+
+
+def compare_slices(
+    problem: Problem, slice_factor: int, split: Solution, **solver_options
+) -> Solution:
+    """Mélange's optimum at ``slice_factor``, given ``split`` (the continuous model's solution):
+    the rounded slice plan when it reaches the split's proven bound, else the slice MILP with
+    that bound as a row."""
+    bound = split.bound if split.bound is not None else None
+    if split.status == "optimal" and bound is None:
+        bound = split.cost - ABS_GAP  # proven within ABS_GAP of the optimum (CBC: no bound read)
+    rounded = rounded_slices(problem, slice_factor, split)
+    if rounded is not None and bound is not None and rounded[1] <= bound + ABS_GAP:
+        return Solution("optimal", rounded[1], rounded[0], (), split.solve_time_s, split.solver,
+                        0.0, bound)  # fmt: skip
+    if bound is not None and split.cost <= bound + ABS_GAP:
+        same = SliceModel(problem, slice_factor, **solver_options).solve(fixed=split.replicas)
+        if same.feasible:  # the split's replicas hold whole slices: its cost is the bound
+            return replace(same, status="optimal", gap=0.0, bound=bound)
+    model = SliceModel(problem, slice_factor, **solver_options)
+    if bound is not None:
+        model.lp += pulp.LpConstraint(model.lp.objective, pulp.LpConstraintGE, "bound", bound)
+    return model.solve()
+
+
+def rounded_slices(
+    problem: Problem, slice_factor: int, split: Solution
+) -> tuple[np.ndarray, float] | None:
+    """(replicas, $/h) of the slice plan nearest ``split``'s routing (each bucket's shares
+    rounded to whole slices by largest remainder, replicas ⌈load⌉); None when it breaks a
+    floor, a cap or the type limit."""
+    S = slice_factor
+    replicas = np.zeros_like(split.replicas)
+    for m, d in enumerate(problem.demands):
+        rates = d.bucket_rates
+        served = rates > 0
+        share = np.zeros_like(split.flows[m])
+        share[served] = S * split.flows[m][served] / rates[served, None]
+        k = np.floor(share + 1e-9)
+        left = (S - k.sum(axis=1)).round().astype(int)
+        order = np.argsort(-(share - k), axis=1, kind="stable")
+        for b in np.flatnonzero(served & (left > 0)):
+            k[b, order[b, : left[b]]] += 1
+        cap = d.capacity.rate
+        load = np.where(cap > 0, k * (rates / S)[:, None] / np.where(cap > 0, cap, 1.0), 0.0)
+        if (k[cap <= 0] > 0).any():
+            return None
+        spare = np.array([pool.n_plus_one for pool in problem.pools], dtype=int)
+        need = np.ceil(load.sum(axis=0) - 1e-9).astype(int)
+        replicas[m] = need + spare * (need > 0)
+        if replicas[m].sum() < d.min_replicas:
+            return None
+    gpus: dict[str, int] = {}
+    for p, pool in enumerate(problem.pools):
+        gpus[pool.gpu] = gpus.get(pool.gpu, 0) + int(replicas[:, p].sum()) * pool.gpus
+    over_cap = any(n > problem.gpu_caps.get(g, n) for g, n in gpus.items())
+    types = sum(1 for n in gpus.values() if n > 0)
+    if over_cap or (problem.max_gpu_types is not None and types > problem.max_gpu_types):
+        return None
+    cost = float(
+        sum(replicas[:, p].sum() * pool.usd_per_hour for p, pool in enumerate(problem.pools))
+    )
+    return replicas, cost

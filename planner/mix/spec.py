@@ -45,6 +45,16 @@ def _has_bool(value: Any) -> bool:
     return isinstance(value, bool)
 
 
+def _target(value: float) -> float:
+    """A utilization target in (0, 1]; 70 means 70%."""
+    if value > 1:
+        raise ValueError(
+            f"utilization_target is a fraction in (0, 1], e.g. 0.7 for 70% (it looks like a "
+            f"percentage: write {value / 100:g} for {value:g}%)"
+        )
+    return value
+
+
 def _fraction(value: float, field: str, example: str, upper: float = 1.0) -> float:
     """``value`` must lie in [0, upper); a value of 1 or more is most likely a percentage."""
     if value >= upper:
@@ -230,12 +240,36 @@ def check_probabilities(probs: list[float], normalize: bool) -> None:
         )
 
 
+class RateCurveSpec(_Strict):
+    """A model's rate over a cycle (a day, a week) that repeats: one rate per period, or a
+    trace of arrival times (CSV column ``arrival_s``) counted per period."""
+
+    rates_rps: list[NonNegativeFloat] | None = Field(
+        None, min_length=2, description="req/s per period, e.g. 24 hourly rates of a day"
+    )
+    trace: str | None = Field(None, min_length=1, description="CSV with arrival_s (seconds)")
+    period_hours: PositiveFloat = Field(1.0, description="length of one period, hours")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        """Exactly one of rates_rps / trace; some period with traffic."""
+        if (self.rates_rps is None) == (self.trace is None):
+            raise ValueError("give exactly one of rates_rps (req/s per period) or trace")
+        if self.rates_rps is not None and max(self.rates_rps) <= 0:
+            raise ValueError("rates_rps are all 0; at least one period needs traffic")
+        return self
+
+
 class ModelTraffic(_Strict):
-    """One model served: its traffic, total rate, SLO override and redundancy floor."""
+    """One model served: its traffic, total rate (or rate curve), SLO override and redundancy
+    floor."""
 
     name: str = Field(min_length=1, description="perfmodel name (serving) or any label (tables)")
     rate_rps: PositiveFloat | None = Field(
         None, description="total request rate, req/s (optional for a timed trace or Mélange)"
+    )
+    rate_curve: RateCurveSpec | None = Field(
+        None, description="the rate over a day or week (planner.mix.overtime plans each period)"
     )
     traffic: TrafficSpec
     slo: SLOSpec | None = None
@@ -243,9 +277,15 @@ class ModelTraffic(_Strict):
 
     @model_validator(mode="after")
     def _rate_known(self) -> Self:
-        """Histograms, grids and laws need an explicit rate."""
+        """Histograms, grids and laws need an explicit rate or a curve; not both."""
+        if self.rate_rps is not None and self.rate_curve is not None:
+            raise ValueError("give rate_rps or rate_curve, not both")
+        if self.rate_curve is not None:
+            return self
         if self.rate_rps is None and self.traffic.trace is None and self.traffic.melange is None:
-            raise ValueError("rate_rps (req/s, > 0) is required for histogram, grid and laws")
+            raise ValueError(
+                "rate_rps (req/s, > 0) or rate_curve is required for histogram, grid and laws"
+            )
         return self
 
 
@@ -320,6 +360,18 @@ class GPUSpec(_Strict):
     reserved_usd_per_hour: PositiveFloat | None = None
     pricing: Pricing | None = Field(None, description="overrides the plan's pricing")
     max_gpus: NonNegativeInt | None = Field(None, description="availability cap (GPUs)")
+    utilization_target: float | None = Field(
+        None, gt=0, description="plan each replica of this type at most this busy (0.7 = 70%)"
+    )
+    n_plus_one: bool | None = Field(
+        None, description="one spare replica in every pool of this type that serves traffic"
+    )
+    max_spot_gpus: NonNegativeInt | None = Field(
+        None, description="rate curves: spot GPUs available per period (spot unused if unset)"
+    )
+    max_scale_up_gpus: NonNegativeInt | None = Field(
+        None, description="rate curves: most GPUs added from one period to the next"
+    )
     configs: list[ReplicaConfig] = Field(default_factory=lambda: [ReplicaConfig()], min_length=1)
     search: ConfigSearchSpec | None = Field(
         None,
@@ -357,6 +409,22 @@ class GPUSpec(_Strict):
         if self.search is not None and "configs" not in self.model_fields_set:
             return []
         return list(self.configs)
+
+    @field_validator("utilization_target")
+    @classmethod
+    def _target_fraction(cls, v: float | None) -> float | None:
+        return None if v is None else _target(v)
+
+    def class_price(self, pricing: Pricing) -> float | None:
+        """$/GPU-hour under ``pricing``: the plan file's, else the catalog's quote (reserved,
+        spot), else None."""
+        try:
+            return self.price(pricing)
+        except ValueError:
+            if self.custom:
+                return None
+        quote = getattr(hardware_specs.get(self.name).price, pricing, None)
+        return None if quote is None else quote.usd_per_hour
 
     def price(self, pricing: Pricing) -> float:
         """$/GPU-hour under ``pricing`` (on-demand defaults to the catalog's price)."""
@@ -426,6 +494,15 @@ class SweepSpec(_Strict):
     slo_scales: list[PositiveFloat] = Field(default_factory=lambda: [0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
 
 
+class ScheduleSpec(_Strict):
+    """How a plan with rate curves buys capacity (planner.mix.overtime)."""
+
+    month_hours: PositiveFloat = Field(730.0, description="hours billed per month")
+    committed: bool = Field(
+        True, description="allow a committed base held in every period at the reserved price"
+    )
+
+
 class PlanSpec(_Strict):
     """A GPU-mix planning request (one YAML plan file)."""
 
@@ -438,23 +515,40 @@ class PlanSpec(_Strict):
         0.0, description="plan for rate x (1 + headroom); a fraction, e.g. 0.2 = 20% spare"
     )
     pricing: Pricing = "on_demand"
+    utilization_target: float = Field(
+        1.0, gt=0, description="default of every GPU type: replicas at most this busy (0.7 = 70%)"
+    )
+    n_plus_one: bool = Field(False, description="default of every GPU type: a spare per pool")
     max_gpu_types: PositiveInt | None = Field(None, description="at most K distinct GPU types")
     solver: Literal["auto", "cbc", "highs"] = "auto"
     mip_gap: NonNegativeFloat = Field(
-        1e-3, description="relative optimality gap, a fraction in [0, 1) (1e-3 = 0.1%)"
+        0.0,
+        description="relative optimality gap, a fraction in [0, 1) (1e-3 = 0.1%); 0 proves the "
+        "cost to the cent (within $0.005/h)",
     )
     time_limit_s: PositiveFloat = 60.0
     compare_single_type: bool = True
     slice_factors: list[PositiveInt] = Field(
         default_factory=list, description="also solve Mélange's slice ILP at these factors"
     )
+    slice_comparison: Literal["auto", "always"] = Field(
+        "auto",
+        description="auto: skip (and say so) a slice ILP of more than 2,000 integer counts; "
+        "always: solve it within time_limit_s",
+    )
     sweeps: SweepSpec = Field(default_factory=SweepSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     base_dir: str = Field(".", description="folder that relative paths start from")
 
     @field_validator("mip_gap")
     @classmethod
     def _gap_fraction(cls, v: float) -> float:
         return _fraction(v, "mip_gap", "0.001 for 0.1%")
+
+    @field_validator("utilization_target")
+    @classmethod
+    def _target_fraction(cls, v: float) -> float:
+        return _target(v)
 
     @field_validator("headroom")
     @classmethod
@@ -501,6 +595,21 @@ class PlanSpec(_Strict):
                     "capacity: {serving: {}} (a table or Mélange profile knows only tp / pp)"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _curves_agree(self) -> Self:
+        """Rate curves: every model has one, all of the same period length."""
+        curves = [m.rate_curve for m in self.models if m.rate_curve is not None]
+        if curves and len(curves) != len(self.models):
+            raise ValueError("give every model a rate_curve, or none (a plan has one timeline)")
+        if len({c.period_hours for c in curves}) > 1:
+            raise ValueError("every rate_curve needs the same period_hours")
+        return self
+
+    @property
+    def over_time(self) -> bool:
+        """Whether the models' rates are curves (plan each period)."""
+        return any(m.rate_curve is not None for m in self.models)
 
     def slo_of(self, model: ModelTraffic) -> SLOSpec | None:
         """The model's SLO, else the plan's."""

@@ -135,8 +135,8 @@ def trace_buckets(plan: PlanSpec, model: ModelTraffic, t: TrafficSpec) -> tuple[
     path = plan.path(t.trace.path)
     try:
         frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise PlanSpecError(f"{path}: cannot read trace CSV: {exc}") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise PlanSpecError(f"{path}: cannot read trace CSV (a UTF-8 CSV): {exc}") from None
     missing = {"input_tokens", "output_tokens"} - set(frame.columns)
     if missing or frame.empty:
         raise PlanSpecError(

@@ -7,7 +7,13 @@ from rich.markup import escape
 
 from planner.mix.result import Allocation
 from planner.output import table
-from planner.report.tables import baselines_table, headline, pools_table, routing_table
+from planner.report.tables import (
+    baselines_table,
+    headline,
+    headroom_table,
+    pools_table,
+    routing_table,
+)
 
 
 def print_summary(alloc: Allocation, console: Console, routes: int = 20) -> None:
@@ -31,6 +37,8 @@ def print_summary(alloc: Allocation, console: Console, routes: int = 20) -> None
     console.print(table(pools_table(alloc), "Allocation"))
     if alloc.baselines:
         console.print(table(baselines_table(alloc), "Single-GPU-type baselines"))
+    if alloc.headroom_costs:
+        console.print(table(headroom_table(alloc), "Stated headroom and its cost"))
     r = routing_table(alloc)
     more = f" (first {routes} of {len(r)})" if len(r) > routes else ""
     console.print(table(r.head(routes), "Routing" + more))

@@ -13,6 +13,7 @@ from planner.report import figures
 from planner.report.tables import (
     baselines_table,
     headline,
+    headroom_table,
     pools_table,
     routing_table,
     slices_table,
@@ -88,6 +89,8 @@ def render_html(
         body.append("<h2>Charts</h2>" + _figures(figs))
     if alloc.baselines:
         body.append("<h2>Single-GPU-type baselines</h2>" + _table(baselines_table(alloc)))
+    if alloc.headroom_costs:
+        body.append("<h2>Stated headroom and its cost</h2>" + _table(headroom_table(alloc)))
     if alloc.slices:
         body.append("<h2>Mélange slice formulation</h2>" + _table(slices_table(alloc)))
     if alloc.feasible:

@@ -10,6 +10,7 @@ from planner.mix.result import Allocation
 from planner.report.tables import (
     baselines_table,
     headline,
+    headroom_table,
     pools_table,
     routing_table,
     slices_table,
@@ -55,6 +56,8 @@ def render_markdown(
         out += ["## Allocation\n", md_table(pools_table(alloc))]
     if alloc.baselines:
         out += ["## Single-GPU-type baselines\n", md_table(baselines_table(alloc))]
+    if alloc.headroom_costs:
+        out += ["## Stated headroom and its cost\n", md_table(headroom_table(alloc))]
     if alloc.slices:
         out += ["## Mélange slice formulation\n", md_table(slices_table(alloc))]
     if alloc.feasible:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: the version every report written now carries; dashboards accept the same major version
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 VERSION_PATTERN = r"^1\.\d+$"
 
 Num = float | None  # JSON null where the figure is undefined (NaN or inf in Python)
@@ -75,6 +75,17 @@ class BaselineRow(_Open):
     usd_per_hour: Num
     gpus: int
     reason: str | None
+    proof: str = Field(description="proven optimal, best found within N s (gap), infeasible")
+    gap: Num = None
+
+
+class HeadroomRow(_Open):
+    """One kind of stated headroom and the $/h it adds (the plan solved without it)."""
+
+    kind: str
+    setting: str
+    usd_per_hour: Num
+    proof: str
 
 
 class SliceRow(_Open):
@@ -84,6 +95,8 @@ class SliceRow(_Open):
     feasible: bool
     usd_per_hour: Num
     gpus_by_type: dict[str, int]
+    proof: str = Field(description="proven optimal, best found within N s (gap), skipped: why")
+    gap: Num = None
 
 
 class ExclusionRow(_Open):
@@ -144,6 +157,7 @@ class PlanReport(_Open):
     routes: list[RouteRow]
     baselines: list[BaselineRow]
     slices: list[SliceRow]
+    headroom_costs: list[HeadroomRow] = Field(default_factory=list)
     exclusions: list[ExclusionRow]
     issues: list[IssueRow]
     models: list[ModelRow]
@@ -151,6 +165,9 @@ class PlanReport(_Open):
     capacity_source: str
     solver: str
     solve_time_s: float
+    proof: str = Field(description="proven optimal (to $0.005/h), or best found within N s (gap)")
+    gap: Num = Field(None, description="(cost - proven bound) / cost, where the solver reports it")
+    bound_usd_per_hour: Num = Field(None, description="proven lower bound on any plan's $/h")
     gpus_by_type: dict[str, int]
     total_gpus: int
     savings_pct: Num

@@ -54,7 +54,18 @@ def baselines_table(alloc: Allocation) -> pd.DataFrame:
     out = pd.DataFrame({"GPU type": b.gpu, "$/h": b.usd_per_hour, "GPUs": b.gpus})
     if "savings_pct" in b:
         out["mix saves %"] = b.savings_pct
+    out["proof"] = b.proof
     out["note"] = b.reason.fillna("")
+    return out
+
+
+def headroom_table(alloc: Allocation) -> pd.DataFrame:
+    """The stated headroom and the $/h (and share of the plan) each adds."""
+    h = alloc.headroom_frame()
+    out = pd.DataFrame({"headroom": h.kind, "setting": h.setting, "adds $/h": h.usd_per_hour})
+    if alloc.usd_per_hour:
+        out["share of the plan %"] = 100 * h.usd_per_hour.astype(float) / alloc.usd_per_hour
+    out["proof"] = h.proof
     return out
 
 
@@ -72,6 +83,7 @@ def slices_table(alloc: Allocation) -> pd.DataFrame:
                 "$/h": s.usd_per_hour,
                 "GPUs": gpus,
                 "costlier than split %": extra,
+                "proof": s.proof,
             }
         )
     return pd.DataFrame(rows)
@@ -107,5 +119,7 @@ def headline(alloc: Allocation) -> list[tuple[str, str]]:
             )
         )
     rows.append(("capacity", alloc.capacity_source))
-    rows.append(("solver", f"{alloc.solver}, {alloc.status}, {alloc.solve_time_s:.2f} s"))
+    rows.append(
+        ("solver", f"{alloc.solver}, {alloc.proof or alloc.status}, {alloc.solve_time_s:.2f} s")
+    )
     return rows

@@ -14,6 +14,7 @@ from planner.workload import Workload
 from .analytic import Latencies, continuous, disaggregated, static
 from .chunked import TTFT_RSE, chunked, chunked_capacity
 from .engine import Engine
+from .errors import positive_rate
 from .prepared import Prepared, prepare
 from .report import Percentiles, ServingReport
 from .slo import SLO
@@ -53,8 +54,7 @@ def analyze(
     (chunked prefill) solves as many independent paths (at most 16) as its first path's
     relative standard error of the mean TTFT asks for to bring it to ``rse`` (None: one
     path of ``samples``; see planner.serving.chunked.chunked)."""
-    if not (rate > 0 and math.isfinite(rate)):
-        raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
+    rate = positive_rate(rate)
     lat = latencies(engine, prepared, rate, samples, seed, rse)
     return build_report("analytic", engine, prepared, rate, lat, slo)
 

@@ -26,6 +26,7 @@ import numpy as np
 from planner.workload import Workload
 
 from .engine import Engine
+from .errors import positive_rate
 from .report import ServingReport
 from .sim_chunked import ChunkedReplica
 from .sim_costs import StepCosts
@@ -127,8 +128,7 @@ def simulate(
     share of requests, by reason, as the analytic model does); the first ``warmup`` fraction
     of the others is left out of the statistics. Overload and capacity follow the rules of
     planner.serving.sim_report."""
-    if not (rate > 0 and math.isfinite(rate)):
-        raise ValueError(f"rate must be a positive number of requests/s, got {rate!r}")
+    rate = positive_rate(rate)
     if not 0 <= warmup < 1:
         raise ValueError(f"warmup must be in [0, 1), got {warmup!r}")
     rng = np.random.default_rng(seed)

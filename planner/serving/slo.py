@@ -12,10 +12,12 @@ class SLO(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ttft_s: Annotated[float, Field(gt=0)] | None = None
-    tpot_s: Annotated[float, Field(gt=0)] | None = None
-    e2e_s: Annotated[float, Field(gt=0)] | None = None
-    tbt_s: Annotated[float, Field(gt=0)] | None = None  # per-token gap (e.g. Sarathi's P99 TBT)
+    ttft_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    tpot_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    e2e_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    tbt_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = (
+        None  # per-token gap (e.g. Sarathi's P99 TBT)
+    )
     percentile: Annotated[float, Field(gt=0, lt=1)] | None = 0.9
 
     @model_validator(mode="after")

@@ -12,11 +12,20 @@ from hypothesis import strategies as st
 
 from planner.mix import Pool, SLOSpec, TableCapacity, problem_from_arrays, solve_problem
 from planner.mix.capacity import capacity_matrix
+from planner.mix.formulation import ABS_GAP
 from planner.mix.solve import MixSolver
 from planner.mix.traffic import Buckets
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
 EXACT = {"mip_gap": 0.0}
+#: each cost is proven within ABS_GAP ($0.005/h) of its optimum, so two optima compare to it
+TOL = ABS_GAP
 
 
 @st.composite
@@ -49,7 +58,7 @@ def cost(problem, rate_scale: float = 1.0) -> float:
 @SETTINGS
 @given(instances(), st.floats(1.0, 3.0))
 def test_more_rate_never_lowers_cost(problem, factor):
-    assert cost(problem, factor) >= cost(problem) - 1e-9
+    assert cost(problem, factor) >= cost(problem) - TOL
 
 
 @SETTINGS
@@ -57,7 +66,7 @@ def test_more_rate_never_lowers_cost(problem, factor):
 def test_removing_a_gpu_type_never_lowers_cost(problem, data):
     types = list(problem.gpu_types)
     gone = data.draw(st.sampled_from(types))
-    assert cost(problem.only([g for g in types if g != gone])) >= cost(problem) - 1e-9
+    assert cost(problem.only([g for g in types if g != gone])) >= cost(problem) - TOL
 
 
 @SETTINGS
@@ -130,4 +139,4 @@ def test_looser_slo_never_raises_cost(problem, tpot, looser):
         )
 
     tight = SLOSpec(tpot_s=tpot)
-    assert cost_at(tight.scaled(looser)) <= cost_at(tight) + 1e-9
+    assert cost_at(tight.scaled(looser)) <= cost_at(tight) + TOL

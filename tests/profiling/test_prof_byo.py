@@ -32,10 +32,22 @@ def test_byo_needs_only_the_shape_columns_of_the_ops_present(tmp_path):
                     "copy,bf16,My GPU,,,,1e-3\n".replace(",,,,1e-3", ",,,,1e-3"))  # fmt: skip
     with pytest.raises(ProfileError, match="op 'copy' needs column 'numel'"):
         import_csv(path)
-    path.write_text("op,dtype,device,m,n,k,time_s\ngemm,bfloat16,My GPU,128,4096,4096,1e-4\n")
+    # a catalog GPU: its datasheet entry is the roofline reference, so GEMM rows alone do
+    path.write_text(
+        "op,dtype,device,m,n,k,time_s\ngemm,bfloat16,NVIDIA H100 80GB HBM3,128,4096,4096,1e-4\n"
+    )
     profile = import_csv(path)
     row = profile.table.iloc[0]
     assert row["dtype"] == "bf16" and row["flops"] == 2 * 128 * 4096 * 4096
+
+
+def test_byo_profile_that_could_not_calibrate_is_refused_at_import(tmp_path):
+    """A machine outside the catalog has its memory bandwidth measured by copy/triad rows;
+    without them the profile would import, then fail at its first use."""
+    path = tmp_path / "gemm.csv"
+    path.write_text("op,dtype,device,m,n,k,time_s\ngemm,bfloat16,My GPU,128,4096,4096,1e-4\n")
+    with pytest.raises(ProfileError, match=r"gemm\.csv: the profile cannot be used: .*copy/triad"):
+        import_csv(path)
 
 
 def test_byo_rejects_missing_required_column_unknown_op_and_mixed_devices(tmp_path):

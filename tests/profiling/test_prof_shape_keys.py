@@ -234,3 +234,20 @@ def test_unnamed_memory_ops_pool_the_decoders_kernels_not_the_stream_copies(buil
     profile = build(rows, [nbytes / BW / 0.5, nbytes / BW / 0.9])
     eff = profile.efficiency("memory", "fp32", np.zeros(1), np.array([nbytes]), op="embed")[0]
     assert eff == pytest.approx(0.5, rel=1e-9)
+
+
+def test_a_collective_below_its_smallest_measured_message_keeps_that_time():
+    """All-reduce among 8 ranks, ring roofline 2·7·α + (14/8)·bytes/link (α = 2 µs, link
+    450 GB/s), measured flat at 20 µs from 512 B to 4 kB: 128 B also takes 20 µs. Holding
+    efficiency ∝ bytes instead gave 4 x 20 µs at a quarter of the smallest message (the
+    latency term of the roofline does not shrink with the bytes)."""
+    from perfmodel.profiling.calibrate import binned_curve
+
+    def roof(nbytes):
+        return 14 * 2e-6 + 14 / 8 * np.asarray(nbytes, float) / 450e9
+
+    nbytes = np.array([512.0, 1024.0, 2048.0, 4096.0])
+    times = np.full(4, 20e-6)
+    curve = binned_curve(np.log10(nbytes), roof(nbytes) / times, times, affine=True)
+    eff = curve(np.zeros(1), np.array([128.0]))
+    assert roof(128.0) / eff[0] == pytest.approx(20e-6, rel=1e-6)
