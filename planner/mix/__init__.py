@@ -18,7 +18,7 @@ from planner.mix.capacity import CapacityProvider, PoolCapacity, TableCapacity
 from planner.mix.errors import PlanSpecError, SolverError
 from planner.mix.formulation import MixModel, Solution
 from planner.mix.melange import MelangeCapacity, plan_from_melange, read_melange
-from planner.mix.overtime import TimePlan, plan_over_time
+from planner.mix.overtime import plan_over_time
 from planner.mix.plan_file import load_plan, validate_plan
 from planner.mix.pools import Pool
 from planner.mix.problem import Problem, build_problem, make_provider, problem_from_arrays
@@ -37,6 +37,7 @@ from planner.mix.searched import resolve_searched
 from planner.mix.slices import SliceModel, solve_slices
 from planner.mix.spec import PlanSpec, SLOSpec
 from planner.mix.sweeps import cost_vs_rate, cost_vs_slo
+from planner.mix.time_result import TimePlan
 
 __all__ = [
     "Allocation",

@@ -57,7 +57,7 @@ def plan(spec: PlanLike, provider: CapacityProvider | None = None) -> Allocation
     """
     spec = as_spec(spec)
     if spec.over_time:  # one fleet for every period: sized for each model's peak
-        from planner.mix.overtime import at_rates, curves
+        from planner.mix.curves import at_rates, curves
 
         spec = at_rates(spec, curves(spec).rates.max(axis=1))
     provider = provider or make_provider(spec)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from planner.mix.overtime import TimePlan
+from planner.mix.time_result import TimePlan
 from planner.outdir import ReportFiles, write_folder
 from planner.output import strict_json
 from planner.report.html import STYLE, _figures, _table
