@@ -9,6 +9,7 @@ protocol with efficiencies interpolated from measurements.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -114,15 +115,27 @@ def resolve(calibration) -> Calibration:
 
 
 def _profile_named(name: str) -> Calibration:
-    """The measured profile called ``name`` (shipped) or stored in the directory ``name``."""
+    """The measured profile called ``name`` (shipped) or stored in the directory ``name``,
+    loaded once per process (its efficiency curves are built on first use and kept)."""
     from pathlib import Path
 
     from .errors import unknown
-    from .profiling import PROFILES_DIR, list_profiles, load_profile
+    from .profiling import PROFILES_DIR, list_profiles
 
-    if (Path(name) / "profile.csv").is_file() or (PROFILES_DIR / name / "profile.csv").is_file():
-        return load_profile(name)
+    for folder in (Path(name), PROFILES_DIR / name):
+        table = folder / "profile.csv"
+        if table.is_file():
+            return _load_profile(str(folder.resolve()), table.stat().st_mtime_ns)
     raise unknown("calibration", name, [*NAMED, "learned", *list_profiles()])
+
+
+@functools.lru_cache(maxsize=16)
+def _load_profile(folder: str, mtime_ns: int) -> Calibration:
+    """A profile by its resolved folder; ``mtime_ns`` keys the cache so a rewritten profile
+    loads again."""
+    from .profiling import load_profile
+
+    return load_profile(folder)
 
 
 def describe(calibration: Calibration) -> str:

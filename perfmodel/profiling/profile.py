@@ -131,7 +131,8 @@ class Profile:
         op = calibrate.COLLECTIVES.get((shape or {}).get("collective", ""))
         if op is None:
             return None
-        measured = {int(k.split("@")[1]) for k, _ in self.curves if k.startswith(f"{op}@")}
+        comm = self.curves.of_class("comm")
+        measured = {int(k.split("@")[1]) for k, _ in comm if k.startswith(f"{op}@")}
         if not measured:
             return None
         ranks = max(int(shape["ranks"]), 1)
@@ -169,8 +170,9 @@ class Profile:
         return self.curves.get((op_class, key))
 
     @cached_property
-    def curves(self) -> dict[tuple[str, str], calibrate.Curve]:
-        return calibrate.build_curves(self.table, calibrate.Roofline.of(self.reference))
+    def curves(self) -> calibrate.LazyCurves:
+        """Efficiency curves by (op class or kernel or shape key, dtype), built on first use."""
+        return calibrate.LazyCurves(self.table, calibrate.Roofline.of(self.reference))
 
     # ---- accelerators -------------------------------------------------------------------------
     @property
@@ -186,7 +188,7 @@ class Profile:
         naming ``source``, not when it is first used. Returns ``self``."""
         try:
             _ = self.reference
-            _ = self.curves
+            _ = len(self.curves)  # build every curve now
         except ProfileError as exc:
             raise ProfileError(
                 f"{source}: the profile cannot be used: {exc} (a machine outside the "
