@@ -20,7 +20,7 @@ SEARCH = [
     "--tp", "1", "--pp", "1", "--quant", "fp8", "--max-num-seqs", "64",
     "--token-budget", "2048", "--max-instances", "1", "--top", "3", "--jobs", "1",
 ]  # fmt: skip
-KIND = {"plan.json": "plan", "search.json": "search"}
+KIND = {"plan.json": "plan", "search.json": "search", "timeplan.json": "timeplan"}
 
 
 def _invoke(args: list[str]) -> str:
@@ -32,20 +32,22 @@ def _invoke(args: list[str]) -> str:
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, dict]:
     """The schemas as the CLI prints them."""
-    return {kind: json.loads(_invoke(["schema", kind])) for kind in ("plan", "search")}
+    return {kind: json.loads(_invoke(["schema", kind])) for kind in KIND.values()}
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> list[Path]:
-    """Every *.json the CLI writes for a feasible plan, a feasible and an infeasible search."""
+    """Every *.json the CLI writes for a feasible plan, a plan over a day, a feasible and an
+    infeasible search."""
     root = tmp_path_factory.mktemp("reports")
     _invoke(["plan", str(EXAMPLES / "chat_table.yaml"), "--out", str(root / "plan")])
+    _invoke(["plan", str(EXAMPLES / "daily_curve.yaml"), "--out", str(root / "timeplan")])
     _invoke([*SEARCH, "--out", str(root / "search")])
     infeasible = [*SEARCH, "--slo-tpot", "0.001", "--out", str(root / "search_infeasible")]
     CliRunner().invoke(app, infeasible)  # exit status aside: the report is written either way
     files = sorted(root.rglob("*.json"))
-    assert {p.name for p in files} == {"plan.json", "search.json"}
-    assert len(files) == 3, files
+    assert {p.name for p in files} == {"plan.json", "search.json", "timeplan.json"}
+    assert len(files) == 4, files
     return files
 
 
@@ -55,6 +57,7 @@ def test_schema_command_prints_a_valid_json_schema(schemas):
         assert "schema_version" in schema["required"], kind
     assert {"pools", "routes", "baselines"} <= set(schemas["plan"]["required"])
     assert {"top", "frontiers", "slo"} <= set(schemas["search"]["required"])
+    assert {"fleet", "bill", "static"} <= set(schemas["timeplan"]["required"])
 
 
 def test_schema_command_rejects_an_unknown_report():
@@ -120,5 +123,5 @@ def test_validate_report_one_line_errors(tmp_path):
         validate_report(missing)
     other = tmp_path / "other.json"
     other.write_text("{}")
-    with pytest.raises(ValueError, match=r"other\.json: not a plan or search report"):
+    with pytest.raises(ValueError, match=r"other\.json: not a plan, search or time-plan report"):
         validate_report(other)

@@ -104,8 +104,12 @@ class TimePlan:
         return frame
 
     def to_dict(self) -> dict:
-        """JSON-safe dict of the whole answer."""
-        out = asdict(self) | {
+        """JSON-safe dict of the whole answer; its contract is
+        ``planner.report.schema.TimePlanReport`` (``capplan schema timeplan``)."""
+        from planner.report.schema import SCHEMA_VERSION  # lazy: planner.report imports this
+
+        out = {"schema_version": SCHEMA_VERSION} | asdict(self)
+        out |= {
             "saving_vs_peak_pct": self.saving_pct("peak"),
             "saving_vs_mean_pct": self.saving_pct("mean"),
         }

@@ -249,10 +249,71 @@ class SearchReport(_Open):
     best_commands: list[str]
 
 
+# ---- timeplan.json ---------------------------------------------------------------------------
+class PeriodFleetRow(_Open):
+    """GPUs of one type in one period, by pricing class."""
+
+    period: int
+    gpu: str
+    gpus: int
+    committed: int
+    on_demand: int
+    spot: int
+
+
+class PeriodPoolRow(_Open):
+    """Replicas of one pool serving one model in one period."""
+
+    period: int
+    model: str
+    pool: str
+    gpu: str
+    replicas: int
+    gpus: int
+    rate_rps: float
+
+
+class StaticPlanRow(_Open):
+    """One fleet held all month, sized for the peak or the mean."""
+
+    sized_for: str
+    feasible: bool
+    usd_per_month: Num
+    gpus_by_type: dict[str, int]
+    short_periods: int
+    note: str | None
+
+
+class TimePlanReport(_Open):
+    """``timeplan.json``: a plan over time (``capplan plan`` on a file with rate curves)."""
+
+    schema_version: str = Field(pattern=VERSION_PATTERN)
+    name: str
+    feasible: bool
+    status: str
+    proof: str
+    usd_per_month: Num
+    bill: dict[str, float] = Field(description="$/month by pricing class")
+    fleet: list[PeriodFleetRow]
+    pools: list[PeriodPoolRow]
+    static: list[StaticPlanRow]
+    rates: list[list[float]] = Field(description="req/s of each model in each period")
+    models: list[str]
+    period_hours: float
+    month_hours: float
+    issues: list[IssueRow]
+    solver: str
+    solve_time_s: float
+    gap: Num
+    saving_vs_peak_pct: Num
+    saving_vs_mean_pct: Num
+
+
 #: report kind -> (model, file name the CLI writes)
 REPORTS: dict[str, tuple[type[BaseModel], str]] = {
     "plan": (PlanReport, "plan.json"),
     "search": (SearchReport, "search.json"),
+    "timeplan": (TimePlanReport, "timeplan.json"),
 }
 
 
@@ -273,11 +334,15 @@ def report_kind(path: str | Path, data: Any = None) -> str:
         if name == file_name:
             return kind
     if isinstance(data, dict):
+        if "fleet" in data:
+            return "timeplan"
         if "pools" in data:
             return "plan"
         if "top" in data:
             return "search"
-    raise ValueError(f"{path}: not a plan or search report (plan.json, search.json)")
+    raise ValueError(
+        f"{path}: not a plan, search or time-plan report (plan.json, search.json, timeplan.json)"
+    )
 
 
 def validate_report(path: str | Path, kind: str | None = None) -> BaseModel:
