@@ -70,15 +70,7 @@ class Solution:
 
     def proof(self, time_limit_s: float | None = None) -> str:
         """How far the cost is proven: "proven optimal", "best found within N s (gap x%)"."""
-        gap = "" if self.gap is None or self.gap < 1e-6 else f" (gap {100 * self.gap:.2g}%)"
-        if self.status == "optimal":
-            return "proven optimal" + gap
-        if self.status == "feasible":
-            limit = "" if time_limit_s is None else f" within {time_limit_s:g} s"
-            return f"best found{limit}{gap}"
-        if self.status == "not_solved":
-            return "no plan found" + ("" if time_limit_s is None else f" within {time_limit_s:g} s")
-        return self.status
+        return proof_text(self.status, self.gap, time_limit_s)
 
     def gpus_by_type(self, problem: Problem) -> dict[str, int]:
         """GPUs used per GPU type."""
@@ -409,6 +401,20 @@ def tiny_buckets(rates: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.where(best > 0, rates / np.where(best > 0, best, 1.0), np.inf)
     return np.flatnonzero((rates > 0) & (load < COVER_LOAD))
+
+
+def proof_text(status: str, gap: float | None, time_limit_s: float | None = None) -> str:
+    """ "proven optimal" (with the gap when one was allowed), "best found within N s (gap x%)",
+    "no plan found within N s", or the status ("infeasible")."""
+    gap_text = "" if gap is None or gap < 1e-6 else f" (gap {100 * gap:.2g}%)"
+    within = "" if time_limit_s is None else f" within {time_limit_s:g} s"
+    if status == "optimal":
+        return "proven optimal" + gap_text
+    if status == "feasible":
+        return f"best found{within}{gap_text}"
+    if status == "not_solved":
+        return "no plan found" + within
+    return status
 
 
 def proven_bound(lp: pulp.LpProblem, cost: float) -> tuple[float | None, float | None]:

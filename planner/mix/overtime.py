@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from planner.mix.curves import CLASSES, Curves, Prices, at_rates, curves, prices
 from planner.mix.errors import PlanSpecError
+from planner.mix.formulation import proof_text
 from planner.mix.problem import Problem, build_problem
 from planner.mix.result import Issue
 from planner.mix.routing import balance, utilization
@@ -68,13 +69,13 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
     model.warm_start(peak.replicas, peak.flows)
     status, value, gap = model.solve()
     elapsed = time.perf_counter() - start
+    proof = proof_text(status, gap, spec.time_limit_s)
     if status in ("infeasible", "not_solved"):
-        why = "no plan found" if status == "not_solved" else "infeasible"
         return TimePlan(
             spec.name,
             False,
             status,
-            why,
+            proof,
             None,
             {},
             (),
@@ -83,10 +84,6 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
             solve_time_s=elapsed,
             **common,
         )
-    gap_text = "" if gap is None or gap < 1e-6 else f" (gap {100 * gap:.2g}%)"
-    proof = (
-        "proven optimal" if status == "optimal" else f"best found within {spec.time_limit_s:g} s"
-    ) + gap_text
     fleet, bill = _fleet(model)
     return TimePlan(
         spec.name,
