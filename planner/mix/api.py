@@ -44,6 +44,11 @@ def as_spec(spec: PlanLike) -> PlanSpec:
         spec = validate_plan(spec)
     elif not isinstance(spec, PlanSpec):
         spec = load_plan(spec)
+    if spec.over_time and any(g.search is not None for g in spec.gpus):
+        from planner.mix.curves import at_rates, curves  # configurations for each model's peak
+
+        peak = resolve_searched(at_rates(spec, curves(spec).rates.max(axis=1)))
+        return spec.model_copy(update={"gpus": peak.gpus})
     return resolve_searched(spec)
 
 

@@ -122,6 +122,8 @@ class TimePlan:
         split = ", ".join(f"{k} ${v:,.0f}" for k, v in self.bill.items() if v > 0)
         line = f"{self.name}: ${self.usd_per_month:,.0f}/month ({split})"
         peak = self.saving_pct("peak")
-        if peak is not None:
+        if peak is not None and peak < 0.05:
+            line += "; as cheap as the plan sized for the peak (no hour is worth releasing)"
+        elif peak is not None:
             line += f"; {peak:.1f}% below the plan sized for the peak"
         return line

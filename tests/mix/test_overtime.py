@@ -190,3 +190,28 @@ def test_daily_example_report_through_the_cli(tmp_path):
         p.name for p in out.iterdir()
     }
     assert yaml.safe_load((ROOT / "examples" / "daily_curve.yaml").read_text())["models"]
+
+
+SEARCH_ONE = {"top": 1, "tp": [1], "quant": ["fp8"], "max_num_seqs": [64]}
+
+
+def test_searched_configurations_are_found_at_each_models_peak():
+    """A `search` block with a rate curve: configurations searched at the peak (6 req/s), and
+    the committed L4 base of the catalog (3-yr $0.3181 against $0.805 on-demand: cheaper even
+    idle half the time) holds the 3 GPUs of the peak: 3 · 0.3181 · 730 = $696.64."""
+    data = {
+        "models": [
+            {
+                "name": "llama-3.1-8b",
+                "rate_curve": {"rates_rps": [2, 6]},
+                "traffic": {"histogram": [{"input_tokens": 512, "output_tokens": 128, "prob": 1}]},
+            }
+        ],
+        "slo": {"ttft_s": 1.0, "tpot_s": 0.05},
+        "gpus": [{"name": "L4", "search": SEARCH_ONE}],
+        "capacity": {"serving": {}},
+    }
+    tp = plan_over_time(validate_plan(data))
+    fleet = tp.fleet_frame()
+    assert fleet.gpus.max() == 3 and fleet.committed.tolist() == [3, 3]
+    assert tp.usd_per_month == pytest.approx(3 * 0.3181 * H, abs=0.05)
