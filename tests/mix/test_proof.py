@@ -70,6 +70,16 @@ def test_paper_sized_instances_cost_the_proven_optimum_to_the_cent(tmp_path, rat
     assert alloc.usd_per_hour - alloc.bound_usd_per_hour <= 0.01
 
 
+def test_the_1000_by_10_instance_costs_the_proven_optimum_to_the_cent(tmp_path):
+    """Mélange's own solver (slices, S = 1) proves $611.50 on this instance in 175 s
+    (docs/planner.md); the continuous split can only be as cheap or cheaper."""
+    cfg = instances.large()
+    alloc = plan(plan_from_melange(_write(tmp_path, "large", cfg)))
+    assert alloc.status == "optimal"
+    assert alloc.usd_per_hour == pytest.approx(independent_optimum(cfg), abs=0.01)
+    assert alloc.usd_per_hour == pytest.approx(611.50, abs=0.01)
+
+
 def test_cbc_fallback_is_proven_to_the_cent_too(tmp_path):
     cfg = instances.paper(16)
     spec = plan_from_melange(_write(tmp_path, "paper-16", cfg)).model_copy(
