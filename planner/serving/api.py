@@ -60,15 +60,16 @@ def analyze(
 
 
 def latencies(
-    engine: Engine, prepared: Prepared, rate: float, samples: int, seed: int, rse=None
+    engine: Engine, prepared: Prepared, rate: float, samples: int, seed: int, rse=None, only=None
 ) -> Latencies:
     """The scheduler's analytic Latencies (per-request samples) at ``rate``: chunked prefill's
-    sampled path model (``rse`` as in ``analyze``) or a closed-form model."""
+    sampled path model (``rse`` as in ``analyze``; ``only``: just the samples of these
+    metrics, on one path) or a closed-form model."""
     if prepared.w.size == 0:
         return Latencies(0.0, notes=("no request of the workload can be served",))
     rng = np.random.default_rng(seed)
     if engine.scheduler.kind == "chunked":
-        return chunked(engine, prepared, rate, rng, samples, rse)
+        return chunked(engine, prepared, rate, rng, samples, rse, only)
     return CLOSED_FORM[engine.scheduler.kind](engine, prepared, rate, rng, samples)
 
 
@@ -212,7 +213,9 @@ def max_rate_under_slo(
     """The largest rate meeting ``slo``: Brent's method on the log violation against the
     load odds t = log(ρ/(1 - ρ)), bracketed from ρ = 1/2 up in steps of 2 (ρ = 0.88, 0.98,
     ...); every evaluation uses the same random numbers, so the SLO metric is monotone in
-    the rate. The rate is found to within ``tol`` of the capacity."""
+    the rate. The rate is found to within ``tol`` of the capacity. The search's evaluations
+    compute only the SLO's metrics (chunked prefill: their samples on one path); the
+    answer's report is then evaluated in full."""
     engine = engine_for(model, hardware, plan, scheduler, quant, calibration, engine)
     prep = prepare(engine, _workload(workload))
     cap = capacity(engine, prep)
@@ -232,13 +235,18 @@ def max_rate_under_slo(
         about linearly in the odds, so this is close to linear in t); +CLIP when overloaded."""
         rate = rate_at(t)
         if rate not in runs:
-            runs[rate] = latencies(engine, prep, rate, samples, 0)
+            runs[rate] = latencies(engine, prep, rate, samples, 0, only=targets)
+            if targets is not None:
+                partial.add(rate)
         v = _violation(slo, runs[rate], rate)
         return min(math.log(v), CLIP) if v > 0 else -CLIP
 
     def rate_at(t: float) -> float:
         return cap * 1e-4 if t <= T_FLOOR else cap / (1 + math.exp(-t))
 
+    # chunked prefill's search evaluations compute the SLO's metrics only (closed forms: all)
+    targets = tuple(slo.targets()) if engine.scheduler.kind == "chunked" else None
+    partial: set[float] = set()  # rates evaluated for the SLO only
     lo, hi = T_FLOOR, 0.0  # the floor, then half the capacity, then up in steps of the odds
     while excess(hi) <= 0 and hi < T_CAP:
         lo, hi = hi, min(hi + T_STEP, T_CAP)
@@ -249,6 +257,7 @@ def max_rate_under_slo(
         while excess(lo) > 0:  # brentq may land just above the root
             lo -= 4 * tol
     lo = rate_at(lo)
-    lat = runs.get(lo) or latencies(engine, prep, lo, samples, 0)
+    lat = runs[lo] if lo in runs and lo not in partial else None
+    lat = lat or latencies(engine, prep, lo, samples, 0)
     report = build_report("analytic", engine, prep, lo, lat, slo)
     return MaxRate(lo, True, cap, f"{slo.stat} SLO met up to {lo:.4g} req/s", floor, report)

@@ -345,10 +345,12 @@ def jammed(path: Path, sizes: np.ndarray) -> float | None:
 
 
 # ---- latencies ----------------------------------------------------------------------------
-def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, burn: int):
+def virtual_requests(
+    rng, path: Path, tab: ChunkTables, p: Prepared, n: int, burn: int, boundary: bool = True
+):
     """TTFT and TPOT of n requests placed on the path (module docstring), and the TTFT each
     would have arriving at the end of its iteration with that iteration's arrivals (a
-    closed loop's client sending as another's request ends)."""
+    closed loop's client sending as another's request ends; None unless ``boundary``)."""
     L, g, end = path.g.size, path.g, path.end
     last = L - L // 4
     j = burn + stratified(rng, g[burn:last], n, shuffle=False, block=n)  # in path order
@@ -358,7 +360,7 @@ def virtual_requests(rng, path: Path, tab: ChunkTables, p: Prepared, n: int, bur
     idle = (path.N[j] == 0) & (path.K[j] == 0)
     arrival = np.where(idle, end[j], end[j] - (1 - u) * g[j])
     ttft, f = first_token(path, tab, j, u, I, arrival)
-    at_end, _ = first_token(path, tab, j, np.ones(n), I, end[j])
+    at_end = first_token(path, tab, j, np.ones(n), I, end[j])[0] if boundary else None
     stop = np.minimum(f + D, L - 1)
     tpot = np.where(D > 0, (end[stop] - end[f]) / np.maximum(stop - f, 1), np.nan)
     return ttft, tpot, D, at_end
@@ -422,7 +424,15 @@ def chunked_capacity(engine: Engine, p: Prepared) -> float:
     return rate_free(engine, p)[2] if p.w.size else 0.0
 
 
-def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | None = TTFT_RSE):
+def chunked(
+    engine: Engine,
+    p: Prepared,
+    rate: float,
+    rng,
+    n: int,
+    rse: float | None = TTFT_RSE,
+    only: tuple[str, ...] | None = None,
+):
     """Latencies at ``rate`` from n virtual requests on each of k independent paths. Two
     stages (Stein's): the first path's relative standard error r of the mean TTFT (batch
     means of BATCHES runs of consecutive virtual requests, in path order) sets k =
@@ -430,7 +440,12 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
     (stopping at the first small estimate would favour paths without a rare jam). Near
     capacity the mean TTFT is dominated by slow backlog cycles and, on a KV-bound replica,
     by rare preemption jams: one path is then as noisy as one simulator run of similar
-    length."""
+    length.
+
+    ``only`` (a search's SLO metrics, of ttft, tpot, e2e, tbt) solves one path and returns
+    just those samples, the same numbers as the full answer's (no decode batch, TTFT
+    boundary or standard error: the SLO search evaluates a dozen rates and builds one
+    report)."""
     tab, cap_n, capacity = rate_free(engine, p)
     N0 = fluid_batch(tab, p, rate, cap_n)
     if rate >= capacity or not np.isfinite(N0):
@@ -441,6 +456,10 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
         ("chunked_jams", n, seed), lambda: preempts(engine, tab, p, capacity, cap_n, n, seed)
     )
     L, block = path_size(n, jams)
+    if only is not None:
+        d = path_draws(tab, p, capacity, cap_n, L, seed, block)
+        path = solve_path(engine, tab, rate, d, N0, g0)
+        return _targeted(rng, path, d, tab, p, n, only, rate, capacity)
     runs: list[tuple] = []
     paths = 1
     while len(runs) < paths:
@@ -469,6 +488,29 @@ def chunked(engine: Engine, p: Prepared, rate: float, rng, n: int, rse: float | 
     return lat
 
 
+def _targeted(
+    rng, path: Path, d: Draws, tab: ChunkTables, p: Prepared, n: int, only, rate, capacity
+):
+    """``chunked`` on one solved path, computing only the samples of the metrics in
+    ``only`` (the same random numbers, in the same order, as path_samples)."""
+    jam = jammed(path, d.I)
+    if jam is not None:
+        return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
+    burn = path.g.size // 8
+    ttft, tpot, D, _ = virtual_requests(rng, path, tab, p, n, burn, boundary=False)
+    gaps = _gaps(rng, path, tab, n, burn) if "tbt" in only else None
+    e2e = ttft + np.nan_to_num(tpot) * D if "e2e" in only else None
+    return Latencies(capacity, math.nan, ttft, tpot[D > 0], e2e, gaps)
+
+
+def _gaps(rng, path: Path, tab: ChunkTables, n: int, burn: int) -> np.ndarray:
+    """TBT gaps of n decode tokens: iterations drawn by their decode batch after the burn-in."""
+    weights = path.N[burn:]  # integers: their cumulative sums are exact, as in floats
+    if weights.any():
+        return path.g[burn:][stratified(rng, weights, n)]
+    return np.full(n, float(tab.T[1, 0]))
+
+
 def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
     """TTFT, TPOT, decode tokens and TBT gaps of n virtual requests on one path (the first
     eighth of it a burn-in), the path's decode-batch time integral and length, and the
@@ -476,11 +518,6 @@ def path_samples(rng, path: Path, tab: ChunkTables, p: Prepared, n: int):
     L = path.g.size
     burn = L // 8
     ttft, tpot, D, at_end = virtual_requests(rng, path, tab, p, n, burn)
-    weights = path.N[burn:]  # integers: their cumulative sums are exact, as in floats
-    gaps = (
-        path.g[burn:][stratified(rng, weights, n)]
-        if weights.any()
-        else np.full(n, float(tab.T[1, 0]))
-    )
+    gaps = _gaps(rng, path, tab, n, burn)
     busy = float(np.dot(path.N[burn:], path.g[burn:]))
     return ttft, tpot, D, gaps, busy, float(path.g[burn:].sum()), at_end

@@ -88,6 +88,9 @@ def walk(
     arrays of sizes may run far past it."""
     top = qs.size - 1
     width = flat.size // qs.size
+    # fast paths of _time at fills 0 and 1 (most iterations are decode-only): exact
+    # where the table is finite (0 * inf would be nan in _time)
+    finite = np.isfinite(flat).all() and np.isfinite(dflat).all()
     m, n0 = size.size, init_left.size
     ids = m + n0
     longest = max(span.max() if m else 0, init_left.max() if n0 else 0)
@@ -229,14 +232,31 @@ def walk(
         pend += ctx[rp] + bs if rp >= 0 else 0.0
         extra = held - pend - N * bs - N * c0
         while done < admitted and cum[done + 1] - 1e-6 <= S:  # prompt ends: decodes follow
-            _begin(done, j, size[done] + bs, span[done], base, start, stop, delta, freed, first)
+            # _begin(done, ...) written out: a call that takes arrays costs reference counts
+            kv_s, d_s = size[done] + bs, span[done]
+            if first[done] < 0:
+                first[done] = j
+            base[done], start[done], stop[done] = kv_s, j + 1, j + 1 + d_s
+            delta[j + 1] += 1
+            delta[j + 1 + d_s] -= 1
+            freed[j + 1 + d_s] += kv_s + d_s
             stack[sp], sp, done = done, sp + 1, done + 1
         k = q - room
-        cor[j] = extra * _time(dflat, width, N, k / q) if N > 0 else 0.0
-        g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q) + cor[j]
+        b = N * width
+        if k == 0 and finite:  # _time at fill 0: the same number without the division
+            cor[j] = extra * dflat[b] if N > 0 else 0.0
+            g = idle if N == 0 else flat[b] + cor[j]
+        else:
+            cor[j] = extra * _time(dflat, width, N, k / q) if N > 0 else 0.0
+            g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q) + cor[j]
         unused = c - credit - k_arr  # capacity the arrival stream left unused
         gs[j], ns[j], ks[j], ss[j], xs[j] = g, N, k, S, cum[arrived]
-        gf[j] = g if unused <= 0 else _time(flat, width, N, (k + unused) / q) + cor[j]
+        if unused <= 0:
+            gf[j] = g
+        elif k + unused == q:  # _time at fill 1, as it computes it
+            gf[j] = flat[b + width - 2] + (flat[b + width - 1] - flat[b + width - 2]) + cor[j]
+        else:
+            gf[j] = _time(flat, width, N, (k + unused) / q) + cor[j]
         clock, served, excess = clock + g, served + c, excess + gf[j] - g
         end[j], qc[j], full[j] = clock, served, excess
         t += rate * g
@@ -247,7 +267,7 @@ def walk(
     return gs, gf, ns, ks, ss, xs, qc, cred, redo, cor, end, full, preemptions
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _time(flat, width, n, fill):
     """T[n, fill] of the raveled table, linear in the fill (in [0, 1])."""
     x = fill * (width - 1)
@@ -256,7 +276,7 @@ def _time(flat, width, n, fill):
     return flat[b] + (x - i) * (flat[b + 1] - flat[b])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _begin(s, j, kv, d, base, start, stop, delta, freed, first):
     """Sequence s, holding kv tokens, decodes in iterations j + 1 .. j + d (its first token
     ends iteration j unless it had one before its preemption)."""
@@ -298,14 +318,22 @@ def fluid_times(flat, qs, loads, N):
 @njit(cache=True)
 def sorted_search(cdf, u):
     """min(searchsorted(cdf / cdf[-1], u), cdf.size - 1) for rows of u each ascending (as
-    stratified draws are): a binary search per draw over what the previous one left, without
-    a normalized copy of cdf (the same quotients, compared lazily)."""
+    stratified draws are): per draw, a galloping search from where the previous one ended
+    (steps of 1, 2, 4, ... then bisection: the same first index, in O(log) of the distance
+    moved, as the draws sweep the cdf), without a normalized copy of cdf (the same
+    quotients, compared lazily; cdf is nondecreasing)."""
     total, size = cdf[-1], cdf.size
     out = np.empty(u.shape, np.int64)
     for r in range(u.shape[0]):
         k = 0
         for i in range(u.shape[1]):
-            v, hi = u[r, i], size
+            v, step = u[r, i], 1
+            hi = k
+            while hi < size and cdf[hi] / total < v:  # the answer lies past hi
+                k = hi + 1
+                hi = k + step
+                step *= 2
+            hi = min(hi, size)
             while k < hi:  # first index k with not cdf[k] / total < v
                 mid = (k + hi) >> 1
                 if cdf[mid] / total < v:
