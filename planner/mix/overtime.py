@@ -53,7 +53,12 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
         "month_hours": spec.schedule.month_hours,
         "issues": tuple(_warnings(spec, cost)),
     }
-    if not peak.feasible:
+    if not peak.feasible:  # say what to change, as a one-rate plan at the peak would
+        from planner.mix.api import solve_problem
+
+        diag = solve_problem(problem, provider, compare_single_type=False, price_headroom=False,
+                             **opts)  # fmt: skip
+        common["issues"] = (*common["issues"], *diag.issues)
         return TimePlan(
             spec.name,
             False,

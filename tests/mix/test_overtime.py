@@ -215,3 +215,13 @@ def test_searched_configurations_are_found_at_each_models_peak():
     fleet = tp.fleet_frame()
     assert fleet.gpus.max() == 3 and fleet.committed.tolist() == [3, 3]
     assert tp.usd_per_month == pytest.approx(3 * 0.3181 * H, abs=0.05)
+
+
+def test_a_peak_no_cap_allows_is_infeasible_with_the_cap_to_raise(tmp_path):
+    """The 30 req/s hour needs 3 replicas of 10 req/s; max_gpus 2 cannot hold it."""
+    gpus = [{"name": "L4", "usd_per_hour": 1.0, "max_gpus": 2}]
+    tp = plan_over_time(validate_plan(_plan(tmp_path, [10, 30], gpus, ONE_GPU)))
+    assert not tp.feasible and tp.proof.startswith("the peak cannot be served")
+    (caps,) = [i for i in tp.issues if i.kind == "caps"]
+    assert "carry at most 66.7% of the planned traffic" in caps.message  # 20 of 30 req/s
+    assert caps.suggestion.startswith("raise max_gpus of L4 from 2 to 3")
