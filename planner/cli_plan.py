@@ -86,6 +86,8 @@ def _plan_over_time(spec, folder: Path, fmt: PlanFormat) -> None:
             console.print(f"  {label}: {escape(value)}", highlight=False)
         for issue in tp.issues:
             err_console.print(f"[yellow]{issue.kind}:[/] {escape(issue.message)}", highlight=False)
+            if issue.suggestion:
+                err_console.print(f"  [green]fix[/]: {escape(issue.suggestion)}", highlight=False)
         console.print(
             f"report: {files['html']} (+ timeplan.md, timeplan.json, CSV)", highlight=False
         )

@@ -72,7 +72,10 @@ def render_markdown(tp: TimePlan) -> str:
     """The report as Markdown."""
     out = [f"# Plan over time: {tp.name}\n"]
     out += [f"- **{k}**: {v}" for k, v in headline(tp)] + [""]
-    out += [f"- {i.kind}: {i.message}" for i in tp.issues]
+    out += [
+        f"- {i.kind}: {i.message}" + (f" (fix: {i.suggestion})" if i.suggestion else "")
+        for i in tp.issues
+    ]
     out += ["\n## Monthly bill by pricing class\n", md_table(tp.bill_frame())]
     out += ["\n## Single plans\n", md_table(tp.static_frame())]
     out += ["\n## Fleet per period\n", md_table(tp.fleet_frame())]
@@ -85,7 +88,10 @@ def render_html(tp: TimePlan) -> str:
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in headline(tp)
     )
     issues = "".join(
-        f"<div class='issue'><b>{i.kind}</b>: {html.escape(i.message)}</div>" for i in tp.issues
+        f"<div class='issue'><b>{i.kind}</b>: {html.escape(i.message)}"
+        + (f"<div class='fix'>&rarr; {html.escape(i.suggestion)}</div>" if i.suggestion else "")
+        + "</div>"
+        for i in tp.issues
     )
     body = [f"<h1>Plan over time: {html.escape(tp.name)}</h1>", f"<table>{head}</table>", issues]
     if tp.feasible:
