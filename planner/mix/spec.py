@@ -9,80 +9,27 @@ in the field name (``rate_rps``, ``ttft_s``, ``usd_per_hour``).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Literal, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 import hardware_specs
+from planner.mix.spec_base import StrictModel, check_fraction, check_target
+from planner.mix.spec_traffic import RateCurveSpec, TrafficSpec
 
-PROB_TOL = 1e-6
 Pricing = Literal["on_demand", "spot", "reserved"]
 
 
-def _has_type(annotation: Any, types: tuple[type, ...]) -> bool:
-    """Whether ``annotation`` (``int``, ``list[float] | None``, ...) mentions one of ``types``."""
-    if annotation in types:
-        return True
-    return any(_has_type(arg, types) for arg in get_args(annotation))
-
-
-def _has_bool(value: Any) -> bool:
-    if isinstance(value, list | tuple):
-        return any(_has_bool(v) for v in value)
-    return isinstance(value, bool)
-
-
-def _target(value: float) -> float:
-    """A utilization target in (0, 1]; 70 means 70%."""
-    if value > 1:
-        raise ValueError(
-            f"utilization_target is a fraction in (0, 1], e.g. 0.7 for 70% (it looks like a "
-            f"percentage: write {value / 100:g} for {value:g}%)"
-        )
-    return value
-
-
-def _fraction(value: float, field: str, example: str, upper: float = 1.0) -> float:
-    """``value`` must lie in [0, upper); a value of 1 or more is most likely a percentage."""
-    if value >= upper:
-        hint = f" (it looks like a percentage: write {value / 100:g} for {value:g}%)"
-        hint = hint if value > 1 else ""
-        raise ValueError(f"{field} is a fraction in [0, {upper:g}), e.g. {example}{hint}")
-    return value
-
-
-class _Strict(BaseModel):
-    """Plan-file models: unknown fields refused; numbers finite (no .inf / .nan), integers
-    whole (pydantic refuses 1.5 for an int, no truncation), and no ``true`` taken as 1."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        """``tp: true`` is not the number 1: refuse booleans where a number is meant."""
-        field = cls.model_fields.get(info.field_name or "")
-        if field is None or not _has_bool(value):
-            return value
-        if _has_type(field.annotation, (int, float)) and not _has_type(field.annotation, (bool,)):
-            raise ValueError("true/false is not a number; write the number itself")
-        return value
-
-
-class SLOSpec(_Strict):
+class SLOSpec(StrictModel):
     """Latency targets of one model's requests; ``percentile`` None means the mean."""
 
     ttft_s: PositiveFloat | None = Field(None, description="time to first token, seconds")
@@ -93,7 +40,7 @@ class SLOSpec(_Strict):
     @field_validator("percentile")
     @classmethod
     def _percentile_fraction(cls, v: float | None) -> float | None:
-        return None if v is None else _fraction(v, "percentile", "0.9 for p90")
+        return None if v is None else check_fraction(v, "percentile", "0.9 for p90")
 
     @model_validator(mode="after")
     def _some_target(self) -> Self:
@@ -118,149 +65,7 @@ class SLOSpec(_Strict):
         return f"{stat} " + ", ".join(parts)
 
 
-class HistogramBucket(_Strict):
-    """One request-size bucket: representative token counts and its share of requests."""
-
-    input_tokens: PositiveFloat
-    output_tokens: PositiveFloat
-    prob: NonNegativeFloat
-
-
-class GridTraffic(_Strict):
-    """Mélange's layout: ``probs[i][j]`` is the share of input row i and output column j;
-    ``input_tokens`` / ``output_tokens`` are the rows' and columns' representative sizes
-    (optional: without them buckets are labelled by index and token costs are not reported)."""
-
-    probs: list[list[NonNegativeFloat]] = Field(min_length=1)
-    input_tokens: list[PositiveFloat] | None = None
-    output_tokens: list[PositiveFloat] | None = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> Self:
-        """Rows of equal length; size lists matching the grid's shape."""
-        cols = len(self.probs[0])
-        if cols == 0 or any(len(row) != cols for row in self.probs):
-            raise ValueError("probs must be a non-empty rectangular matrix (rows of equal length)")
-        if self.input_tokens is not None and len(self.input_tokens) != len(self.probs):
-            raise ValueError(
-                f"input_tokens has {len(self.input_tokens)} entries, probs {len(self.probs)} rows"
-            )
-        if self.output_tokens is not None and len(self.output_tokens) != cols:
-            raise ValueError(
-                f"output_tokens has {len(self.output_tokens)} entries, probs {cols} columns"
-            )
-        return self
-
-
-class TraceTraffic(_Strict):
-    """A CSV of requests (columns ``input_tokens``, ``output_tokens``, optional ``arrival_s``)
-    bucketed on the edges (token counts; default powers of two)."""
-
-    path: str = Field(min_length=1)
-    input_edges: list[PositiveFloat] | None = None
-    output_edges: list[PositiveFloat] | None = None
-
-
-class LawSpec(_Strict):
-    """A token-count law: lognormal(median, sigma), exponential(mean), uniform(low, high) or
-    fixed(value)."""
-
-    law: Literal["lognormal", "exponential", "uniform", "fixed"]
-    median: PositiveFloat | None = None
-    sigma: PositiveFloat | None = None
-    mean: PositiveFloat | None = None
-    low: PositiveFloat | None = None
-    high: PositiveFloat | None = None
-    value: PositiveFloat | None = None
-    max_tokens: PositiveFloat | None = Field(None, description="clip the law at this count")
-
-    @model_validator(mode="after")
-    def _params(self) -> Self:
-        """Each law needs its own parameters."""
-        need = {
-            "lognormal": ("median", "sigma"),
-            "exponential": ("mean",),
-            "uniform": ("low", "high"),
-            "fixed": ("value",),
-        }[self.law]
-        missing = [p for p in need if getattr(self, p) is None]
-        if missing:
-            raise ValueError(f"law {self.law!r} needs {', '.join(need)}; missing {missing}")
-        if self.law == "uniform" and self.low >= self.high:  # type: ignore[operator]
-            raise ValueError(f"uniform law needs low < high, got {self.low} >= {self.high}")
-        return self
-
-
-class LawsTraffic(_Strict):
-    """Independent input and output laws, discretized on the edges (default powers of two)."""
-
-    input: LawSpec
-    output: LawSpec
-    input_edges: list[PositiveFloat] | None = None
-    output_edges: list[PositiveFloat] | None = None
-
-
-class TrafficSpec(_Strict):
-    """Exactly one of histogram / grid / trace / laws / melange (a Mélange config whose
-    ``workload_distribution`` is the grid)."""
-
-    histogram: list[HistogramBucket] | None = Field(None, min_length=1)
-    grid: GridTraffic | None = None
-    trace: TraceTraffic | None = None
-    laws: LawsTraffic | None = None
-    melange: str | None = Field(None, min_length=1, description="path of a Mélange JSON config")
-    normalize: bool = Field(False, description="rescale probabilities that do not sum to 1")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        """One traffic form; probabilities sum to 1 unless ``normalize`` is set."""
-        forms = [k for k in ("histogram", "grid", "trace", "laws", "melange") if getattr(self, k)]
-        if len(forms) != 1:
-            raise ValueError(
-                f"give exactly one of histogram, grid, trace, laws, melange (got {forms or 'none'})"
-            )
-        probs: list[float] | None = None
-        if self.histogram is not None:
-            probs = [b.prob for b in self.histogram]
-        elif self.grid is not None:
-            probs = [p for row in self.grid.probs for p in row]
-        if probs is not None:
-            check_probabilities(probs, self.normalize)
-        return self
-
-
-def check_probabilities(probs: list[float], normalize: bool) -> None:
-    """Raise unless the shares sum to 1 (within 1e-6) or ``normalize`` allows rescaling."""
-    total = math.fsum(probs)
-    if total <= 0:
-        raise ValueError("probabilities sum to 0; at least one bucket needs a share > 0")
-    if abs(total - 1) > PROB_TOL and not normalize:
-        raise ValueError(
-            f"probabilities sum to {total:.6g}, not 1; fix them or set normalize: true"
-        )
-
-
-class RateCurveSpec(_Strict):
-    """A model's rate over a cycle (a day, a week) that repeats: one rate per period, or a
-    trace of arrival times (CSV column ``arrival_s``) counted per period."""
-
-    rates_rps: list[NonNegativeFloat] | None = Field(
-        None, min_length=2, description="req/s per period, e.g. 24 hourly rates of a day"
-    )
-    trace: str | None = Field(None, min_length=1, description="CSV with arrival_s (seconds)")
-    period_hours: PositiveFloat = Field(1.0, description="length of one period, hours")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        """Exactly one of rates_rps / trace; some period with traffic."""
-        if (self.rates_rps is None) == (self.trace is None):
-            raise ValueError("give exactly one of rates_rps (req/s per period) or trace")
-        if self.rates_rps is not None and max(self.rates_rps) <= 0:
-            raise ValueError("rates_rps are all 0; at least one period needs traffic")
-        return self
-
-
-class ModelTraffic(_Strict):
+class ModelTraffic(StrictModel):
     """One model served: its traffic, total rate (or rate curve), SLO override and redundancy
     floor."""
 
@@ -297,7 +102,7 @@ def _check_quant(value: str) -> str:
     return value
 
 
-class ReplicaConfig(_Strict):
+class ReplicaConfig(StrictModel):
     """One replica: ``tp * pp`` GPUs; optionally its quantization and its engine limits
     (serving capacity only; None keeps the plan's ``capacity.serving`` settings). A limit
     runs the replica with chunked prefill (vLLM V1) at that max_num_seqs / token budget."""
@@ -321,7 +126,7 @@ class ReplicaConfig(_Strict):
         return (self.quant, self.max_num_seqs, self.token_budget) != (None, None, None)
 
 
-class ConfigSearchSpec(_Strict):
+class ConfigSearchSpec(StrictModel):
     """Replica configurations found by planner.search (aggregated serving, chunked prefill)
     for each model of the plan on this GPU type, at the model's SLO and traffic: the ``top``
     first distinct (tp, pp, quant, max_num_seqs, token_budget) of its ranking (plans meeting
@@ -350,7 +155,7 @@ class ConfigSearchSpec(_Strict):
         return max(self.top, self.evaluate or 2 * self.top)
 
 
-class GPUSpec(_Strict):
+class GPUSpec(StrictModel):
     """A candidate GPU type: catalog name, prices, availability cap, replica configurations."""
 
     name: str = Field(min_length=1)
@@ -413,7 +218,7 @@ class GPUSpec(_Strict):
     @field_validator("utilization_target")
     @classmethod
     def _target_fraction(cls, v: float | None) -> float | None:
-        return None if v is None else _target(v)
+        return None if v is None else check_target(v)
 
     def class_price(self, pricing: Pricing) -> float | None:
         """$/GPU-hour under ``pricing``: the plan file's, else the catalog's quote (reserved,
@@ -440,7 +245,7 @@ class GPUSpec(_Strict):
         return value
 
 
-class ServingCapacitySpec(_Strict):
+class ServingCapacitySpec(StrictModel):
     """Options of the serving-model capacity provider (planner.serving)."""
 
     calibration: str = "default"
@@ -469,7 +274,7 @@ class ServingCapacitySpec(_Strict):
         return self
 
 
-class CapacitySpec(_Strict):
+class CapacitySpec(StrictModel):
     """Where per-replica capacity comes from: exactly one of table / melange / serving."""
 
     table: str | None = Field(None, min_length=1, description="CSV of measured max rates")
@@ -485,7 +290,7 @@ class CapacitySpec(_Strict):
         return self
 
 
-class SweepSpec(_Strict):
+class SweepSpec(StrictModel):
     """Points of the report's cost curves: rate and SLO multipliers of the plan's values."""
 
     rate_scales: list[PositiveFloat] = Field(
@@ -494,7 +299,7 @@ class SweepSpec(_Strict):
     slo_scales: list[PositiveFloat] = Field(default_factory=lambda: [0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
 
 
-class ScheduleSpec(_Strict):
+class ScheduleSpec(StrictModel):
     """How a plan with rate curves buys capacity (planner.mix.overtime)."""
 
     month_hours: PositiveFloat = Field(730.0, description="hours billed per month")
@@ -503,7 +308,7 @@ class ScheduleSpec(_Strict):
     )
 
 
-class PlanSpec(_Strict):
+class PlanSpec(StrictModel):
     """A GPU-mix planning request (one YAML plan file)."""
 
     name: str = "plan"
@@ -543,12 +348,12 @@ class PlanSpec(_Strict):
     @field_validator("mip_gap")
     @classmethod
     def _gap_fraction(cls, v: float) -> float:
-        return _fraction(v, "mip_gap", "0.001 for 0.1%")
+        return check_fraction(v, "mip_gap", "0.001 for 0.1%")
 
     @field_validator("utilization_target")
     @classmethod
     def _target_fraction(cls, v: float) -> float:
-        return _target(v)
+        return check_target(v)
 
     @field_validator("headroom")
     @classmethod

@@ -20,7 +20,8 @@ from hardware_specs.yaml_strict import DuplicateKeyError
 from hardware_specs.yaml_strict import load_json as strict_json
 from planner.cells import numeric_cells
 from planner.mix.errors import PlanSpecError
-from planner.mix.spec import LawSpec, ModelTraffic, PlanSpec, TrafficSpec, check_probabilities
+from planner.mix.spec import ModelTraffic, PlanSpec
+from planner.mix.spec_traffic import LawSpec, TrafficSpec, check_probabilities
 
 DEFAULT_EDGES = tuple(float(2**k) for k in range(4, 18))  # 16 .. 131072 tokens
 

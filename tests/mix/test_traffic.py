@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from planner.mix import PlanSpecError, validate_plan
-from planner.mix.spec import LawSpec
+from planner.mix.spec_traffic import LawSpec
 from planner.mix.traffic import cell_means, discretize, laws_buckets, model_buckets
 
 
