@@ -39,19 +39,14 @@ import pandas as pd
 import hardware_specs
 from perfmodel.calibration import resolve
 from perfmodel.ops import Op
+from perfmodel.profiling.learned import IMPORTED_PROFILES
 from perfmodel.roofline import time_ops
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "docs" / "data" / "external"
 COLUMNS = ["gpu", "n_gpus", "bytes", "time_us", "implementation", "source", "notes"]
 #: Catalog name → the shipped imported profile of that GPU.
-PROFILES = {
-    "H100-SXM": "h100-sxm-aic-vllm",
-    "H200-SXM": "h200-sxm-aic-vllm",
-    "A100-SXM4-80GB": "a100-sxm4-80gb-aic-vllm",
-    "L40S": "l40s-aic-vllm",
-    "B200": "b200-aic-vllm",
-}
+PROFILES = IMPORTED_PROFILES
 
 
 def load_points(pattern: str = str(DATA / "allreduce_*.csv")) -> pd.DataFrame:

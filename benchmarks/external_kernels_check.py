@@ -47,6 +47,7 @@ import pandas as pd
 import hardware_specs
 from perfmodel.calibration import DEFAULT, resolve
 from perfmodel.profiling.calibrate import Roofline, predicted_times
+from perfmodel.profiling.learned import IMPORTED_PROFILES
 from perfmodel.profiling.ops import fill_counts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,13 +56,7 @@ GEMM_COLUMNS = ["gpu", "dtype", "m", "n", "k", "time_us", "source"]
 ATTN_COLUMNS = ["gpu", "dtype", "kind", "causal", "batch", "heads", "kv_heads", "head_dim",
                 "q_len", "kv_len", "time_us", "source"]  # fmt: skip
 #: Catalog name → the shipped imported profile of that GPU.
-PROFILES = {
-    "H100-SXM": "h100-sxm-aic-vllm",
-    "H200-SXM": "h200-sxm-aic-vllm",
-    "A100-SXM4-80GB": "a100-sxm4-80gb-aic-vllm",
-    "L40S": "l40s-aic-vllm",
-    "B200": "b200-aic-vllm",
-}
+PROFILES = IMPORTED_PROFILES
 #: The LLMCompass A100 file (capplan import-profile layout) and the catalog entry it maps to.
 LLMCOMPASS = ("llmcompass_a100_matmul.csv", "A100-SXM4-80GB",
               "https://github.com/PrincetonUniversity/LLMCompass")  # fmt: skip

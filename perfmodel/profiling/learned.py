@@ -30,10 +30,15 @@ from perfmodel.profiling.calibrate import Roofline, clip
 #: missed the fifth by 32-83% (median), worse than the DEFAULT constant (26-86%).
 CLASSES = ("gemm", "attn_prefill", "attn_decode")
 CELL = 0.25  # decades per cell, both axes
-DEFAULT_PROFILES = (
-    "h200-sxm-aic-vllm", "h100-sxm-aic-vllm", "a100-sxm4-80gb-aic-vllm", "l40s-aic-vllm",
-    "b200-aic-vllm",
-)  # fmt: skip
+#: The shipped profiles imported from AIConfigurator, by the catalog GPU each describes.
+IMPORTED_PROFILES = {
+    "H200-SXM": "h200-sxm-aic-vllm",
+    "H100-SXM": "h100-sxm-aic-vllm",
+    "A100-SXM4-80GB": "a100-sxm4-80gb-aic-vllm",
+    "L40S": "l40s-aic-vllm",
+    "B200": "b200-aic-vllm",
+}
+DEFAULT_PROFILES = tuple(IMPORTED_PROFILES.values())
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ from planner.mix.problem import Problem
 
 FLOW_TOL = 1e-7
 ABS_GAP = 0.005  # $/h: an "optimal" plan is within half a cent per hour of the proven optimum
-#: HiGHS's feasibility-jump heuristic (1.11+) costs ~10 ms per MIP however small the model (a 2 x 5
-#: MIP: 15 ms with it, 0.7 ms without); this planner's MILPs find incumbents by rounding anyway
+#: HiGHS's feasibility-jump heuristic (1.11+) costs milliseconds per MIP however small the model
+#: (Mélange's toy: 8.3 ms median with it, 1.6 ms without; benchmarks/proof_cost.py)
 HIGHS_OPTIONS = {"mip_heuristic_run_feasibility_jump": False}
 COVER_LOAD = 1e-3  # a bucket with a smaller load (replicas) gets an explicit "needs a replica" row
 

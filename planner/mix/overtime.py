@@ -132,7 +132,7 @@ def _fleet(model: TimeMixModel) -> tuple[tuple[PeriodFleet, ...], dict[str, floa
         committed = round(r.varValue or 0.0)
         bill["committed"] += model.H * committed * model.prices.committed[g]
         for t in range(model.curves.periods):
-            used = round(sum(c * (v.varValue or 0.0) for v, c in model._used(g, t)))
+            used = round(sum(c * (v.varValue or 0.0) for v, c in model.uses(g, t)))
             spot_var = model.S.get((g, t))
             spot = min(round(spot_var.varValue or 0.0) if spot_var else 0, max(used - committed, 0))
             on_demand = max(used - committed - spot, 0)
@@ -144,14 +144,15 @@ def _fleet(model: TimeMixModel) -> tuple[tuple[PeriodFleet, ...], dict[str, floa
 
 def _pools(model: TimeMixModel) -> tuple[PeriodPool, ...]:
     """Replicas per (period, model, pool) with their routed req/s."""
+    routed: dict[tuple[int, int, int], float] = {}
+    for (m, _, p, t), y in model.y.items():
+        routed[(m, p, t)] = routed.get((m, p, t), 0.0) + (y.varValue or 0.0)
     out = []
     for (m, p, t), v in sorted(model.n.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
         n = round(v.varValue or 0.0)
         if n == 0:
             continue
-        rate = sum(
-            y.varValue or 0.0 for (mm, _, pp, tt), y in model.y.items() if (mm, pp, tt) == (m, p, t)
-        )
+        rate = routed.get((m, p, t), 0.0)
         pool = model.problem.pools[p]
         d = model.problem.demands[m]
         out.append(PeriodPool(t, d.name, pool.name, pool.gpu, n, n * pool.gpus, rate))

@@ -59,6 +59,7 @@ class TimeMixModel:
         self.O: dict[tuple[str, int], pulp.LpVariable] = {}
         self.S: dict[tuple[str, int], pulp.LpVariable] = {}
         self.spares: dict[tuple[int, int, int], pulp.LpVariable] = {}
+        self.used: dict[tuple[str, int], list] = {}  # (GPU type, t) -> [(n, GPUs per replica)]
         self._build()
 
     def rates(self, m: int, t: int) -> np.ndarray:
@@ -68,16 +69,15 @@ class TimeMixModel:
 
     def _build(self) -> None:
         prob, T = self.problem, self.curves.periods
-        used: dict[tuple[str, int], list] = {}
         for t in range(T):
             for m, d in enumerate(prob.demands):
-                self._route(m, t, d, used)
+                self._route(m, t, d, self.used)
         cost = []
         for g in prob.gpu_types:
             self.R[g] = new_var(self.lp, f"R_{len(self.R)}", cat=pulp.LpInteger)
             cost.append((self.R[g], self.H * self.prices.committed[g]))
             for t in range(T):
-                self._buy(g, t, used.get((g, t), []), cost)
+                self._buy(g, t, self.uses(g, t), cost)
         self.lp.setObjective(pulp.LpAffineExpression(cost))
 
     def _route(self, m: int, t: int, d, used) -> None:
@@ -154,8 +154,8 @@ class TimeMixModel:
         T = self.curves.periods
         if up is not None and t == T - 1:
             for tt in range(T):
-                now = [(v, c) for v, c in self._used(g, tt)]
-                before = [(v, -c) for v, c in self._used(g, (tt - 1) % T)]
+                now = self.uses(g, tt)
+                before = [(v, -c) for v, c in self.uses(g, (tt - 1) % T)]
                 self.lp += pulp.LpConstraint(
                     pulp.LpAffineExpression(now + before),
                     pulp.LpConstraintLE,
@@ -163,14 +163,9 @@ class TimeMixModel:
                     float(up),
                 )
 
-    def _used(self, g: str, t: int) -> list:
+    def uses(self, g: str, t: int) -> list:
         """(n variable, GPUs per replica) of every pool of type g in period t."""
-        pools = self.problem.pools
-        return [
-            (v, float(pools[p].gpus))
-            for (m, p, tt), v in self.n.items()
-            if tt == t and pools[p].gpu == g
-        ]
+        return self.used.get((g, t), [])
 
     def warm_start(self, replicas: np.ndarray, flows: tuple[np.ndarray, ...]) -> None:
         """Start from one fleet held in every period (the peak-sized plan), flows scaled down."""

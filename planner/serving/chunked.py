@@ -498,9 +498,8 @@ def _targeted(
         return Latencies(min(jam, rate), notes=(JAMMED.format(jam),))
     burn = path.g.size // 8
     ttft, tpot, D, _ = virtual_requests(rng, path, tab, p, n, burn, boundary=False)
-    gaps = _gaps(rng, path, tab, n, burn) if "tbt" in only else None
-    e2e = ttft + np.nan_to_num(tpot) * D if "e2e" in only else None
-    return Latencies(capacity, math.nan, ttft, tpot[D > 0], e2e, gaps)
+    gaps = _gaps(rng, path, tab, n, burn) if "tbt" in only else None  # the costly draw
+    return _finish(capacity, math.nan, ttft, tpot, D, gaps)
 
 
 def _gaps(rng, path: Path, tab: ChunkTables, n: int, burn: int) -> np.ndarray:
