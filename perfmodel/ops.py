@@ -62,8 +62,9 @@ class Op:
     ``bytes_act`` and their collective shape in ``collective``. Decode attention of GQA/MHA
     models also carries its shape per kernel instance: ``seqs`` sequences reading
     ``kv_tokens`` cached tokens in all, with ``heads`` = (query heads, KV heads, head_dim) per
-    GPU. A decode kernel's speed depends on batch and KV length, which flops and bytes alone do
-    not separate (1 sequence of 16k tokens and 16 of 1k move the same bytes)."""
+    GPU (prefill attention carries ``heads`` too). A decode kernel's speed depends on batch and
+    KV length, which flops and bytes alone do not separate (1 sequence of 16k tokens and 16 of
+    1k move the same bytes); a prefill kernel's on its head dimension."""
 
     name: str
     kind: str
@@ -83,15 +84,17 @@ class Op:
     def shape(self, seqs=None, kv_tokens=None) -> dict | None:
         """The shape a calibration keys on, or None: a collective's ``collective`` and
         ``ranks``; decode attention's batch, kv_len = kv_tokens / batch (arrays over points),
-        heads, kv_heads, head_dim."""
+        heads, kv_heads, head_dim; prefill attention's heads, kv_heads, head_dim."""
         if self.kind == "comm":
             return {"collective": self.collective, "ranks": self.ranks}
         if self.heads is None:
             return None
+        h, h_kv, d = self.heads
+        if self.kind == "attn_prefill":
+            return {"heads": h, "kv_heads": h_kv, "head_dim": d}
         seqs = np.asarray(self.seqs if seqs is None else seqs, dtype=float)
         kv = np.asarray(self.kv_tokens if kv_tokens is None else kv_tokens, dtype=float)
         kv_len = np.divide(kv, seqs, out=np.zeros(np.broadcast(kv, seqs).shape), where=seqs > 0)
-        h, h_kv, d = self.heads
         return {"batch": seqs, "kv_len": kv_len, "heads": h, "kv_heads": h_kv, "head_dim": d}
 
 
@@ -199,8 +202,9 @@ class OpBuilder:
         for kind, toks, pairs, cached in self._classes(s):
             act = toks * (2 * self.hq + 2 * self.hk) * hd * self.q.bytes_half
             op = self._attn(kind, L, 4 * pairs * self.hq * hd, act, (cached + toks) * kv_token)
+            op.heads = (self.hq, self.hk, hd)
             if kind == "attn_decode":
-                op.seqs, op.kv_tokens, op.heads = toks, cached + toks, (self.hq, self.hk, hd)
+                op.seqs, op.kv_tokens = toks, cached + toks
         self.linear("o_proj", s.tokens, self.hq * hd, d, L)
 
     def _mla(self, s: StepShape) -> None:

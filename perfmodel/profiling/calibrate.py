@@ -30,6 +30,12 @@ and a query (flops, bytes) gets:
   log10 bytes per unit), units = batch × KV heads (`decode_curves`). In (intensity, bytes) one
   sequence of 16k tokens and 16 of 1k coincide, yet a decode kernel without split-KV runs the
   first 6x slower on an H200 (one thread block per sequence and KV head walks the whole KV).
+- attn_prefill, when perfmodel passes the head dimension: the (intensity, bytes) curve of the
+  rows measured at that head dimension; between two measured ones, log10 efficiency linear in
+  log2(head_dim); outside them the nearest (`prefill_curves`). At equal FLOPs a smaller head
+  has fewer bytes and a higher intensity, yet runs slower (its softmax work per matmul FLOP
+  doubles): pooled, AIConfigurator's vLLM tables put d = 64 prefill 9–15% fast and d = 128
+  9–12% slow (H100, H200, L40S, B200).
 - memory ops that perfmodel names (norm, act, rope) use the 1-D curve of their own measured
   kernel (add_rmsnorm, silu_mul, rope; ``OP_KERNELS``) when the profile has it: at one byte
   count these differ by up to 10x (RoPE runs ~14 small kernels, a fused norm two), so a pooled
@@ -59,6 +65,8 @@ EFF_MAX_COMM = 10.0
 DECODER_MEMORY_OPS = ("add_rmsnorm", "silu_mul", "rope", "add")
 #: Curve key of decode attention over (units, bytes per unit); see `decode_curves`.
 UNITS_KEY = "attn_decode@units"
+#: Prefix of the curve key of prefill attention measured at one head dimension.
+PREFILL_PREFIX = "attn_prefill@d"
 #: perfmodel operator name → the profiled kernel that implements it (own efficiency curve).
 OP_KERNELS = {"norm": "add_rmsnorm", "act": "silu_mul", "rope": "rope"}
 TWO_D_CLASSES = ("gemm", "attn_prefill", "attn_decode")
@@ -131,6 +139,8 @@ def build_curves(table: pd.DataFrame, roofline: Roofline) -> dict[tuple[str, str
             rows = decoder if len(decoder) else rows
         if op_class == "attn_decode":
             curves.update(decode_curves(rows, dtype))
+        if op_class == "attn_prefill":
+            curves.update(prefill_curves(rows, dtype))
         if op_class == "comm":
             for (op, ranks), group in rows.groupby(["op", "world_size"]):
                 curves[(comm_key(op, ranks), dtype)] = make_curve(op_class, group)
@@ -143,7 +153,8 @@ def curve_class(name: str) -> str:
     if name in OP_KERNELS.values():
         return "memory"
     if "@" in name:
-        return "attn_decode" if name.startswith("attn_decode@") else "comm"
+        head = name.split("@")[0]
+        return head if head in ("attn_decode", "attn_prefill") else "comm"
     return name
 
 
@@ -244,6 +255,34 @@ def decode_curves(rows: pd.DataFrame, dtype: str) -> dict[tuple[str, str], Calla
     return curves
 
 
+def prefill_curves(rows: pd.DataFrame, dtype: str) -> dict[tuple[str, str], Curve]:
+    """One (intensity, bytes) curve per measured head dimension (key ``prefill_key``), when
+    the rows measure more than one; see `prefill_by_head_dim`."""
+    dims = rows["head_dim"].unique() if "head_dim" in rows else []
+    dims = [d for d in dims if np.isfinite(d) and d > 0]
+    if len(dims) < 2:
+        return {}
+    return {
+        (prefill_key(d), dtype): make_curve("attn_prefill", rows[rows["head_dim"] == d])
+        for d in dims
+    }
+
+
+def prefill_by_head_dim(curves: dict[float, Curve], head_dim: float, flops, nbytes) -> np.ndarray:
+    """Prefill efficiency at ``head_dim`` from the curves measured per head dimension
+    ({head_dim: curve}): the measured one; between two, log10 eff linear in log2(head_dim);
+    outside, the nearest (held at the edge)."""
+    dims = np.array(sorted(curves))
+    d = float(np.clip(head_dim, dims[0], dims[-1]))
+    hi = int(np.searchsorted(dims, d))
+    if dims[hi] == d:
+        return curves[dims[hi]](flops, nbytes)
+    lo = hi - 1
+    w = np.log2(d / dims[lo]) / np.log2(dims[hi] / dims[lo])
+    low, high = curves[dims[lo]](flops, nbytes), curves[dims[hi]](flops, nbytes)
+    return 10.0 ** ((1.0 - w) * np.log10(low) + w * np.log10(high))
+
+
 class HeadCurve:
     """Decode efficiency of one head shape over (log10 batch, log10 KV length), triangulated
     on first use (a published table holds ~100 head shapes; a model queries one or two).
@@ -273,8 +312,9 @@ COLLECTIVES = {"all_reduce": "all_reduce", "all_gather": "all_gather",
 def predicted_times(calibration, roofline: Roofline, rows: pd.DataFrame) -> np.ndarray:
     """Time ``calibration`` gives each row of a profile table: its roofline / the efficiency
     at its flops and bytes, with the shape perfmodel would pass for such an op (decode
-    attention: batch, KV length, heads; a collective: its name and ranks). Rows are evaluated
-    in groups of one class, dtype, op and head shape, so a table costs a few vectorized calls."""
+    attention: batch, KV length, heads; prefill attention: heads; a collective: its name and
+    ranks). Rows are evaluated in groups of one class, dtype, op and head shape, so a table
+    costs a few vectorized calls."""
     eff = np.empty(len(rows))
     by_profiled = {profiled: name for name, profiled in COLLECTIVES.items()}
     keys = ["op_class", "dtype", "op", "heads", "kv_heads", "head_dim", "world_size"]
@@ -284,6 +324,8 @@ def predicted_times(calibration, roofline: Roofline, rows: pd.DataFrame) -> np.n
         if op == "attn_decode":
             shape = {"batch": group["batch"].to_numpy(float), "heads": h, "kv_heads": h_kv,
                      "kv_len": group["kv_len"].to_numpy(float), "head_dim": d}  # fmt: skip
+        elif op == "attn_prefill":
+            shape = {"heads": h, "kv_heads": h_kv, "head_dim": d}
         elif op_class == "comm":
             shape = {"collective": by_profiled.get(op, op), "ranks": ranks}
         eff[idx] = calibration.efficiency(
@@ -301,6 +343,11 @@ def comm_key(op: str, ranks: int) -> str:
 def head_key(heads: int, kv_heads: int, head_dim: int) -> str:
     """Curve key of decode attention measured at one head shape."""
     return f"attn_decode@{int(heads)},{int(kv_heads)},{int(head_dim)}"
+
+
+def prefill_key(head_dim: float) -> str:
+    """Curve key of prefill attention measured at one head dimension."""
+    return f"{PREFILL_PREFIX}{int(head_dim)}"
 
 
 def units_coords(units: np.ndarray, nbytes: np.ndarray) -> np.ndarray:

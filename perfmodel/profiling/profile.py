@@ -123,6 +123,9 @@ class Profile:
         eff = curve(flops.ravel(), nbytes.ravel())
         if op_class == "attn_decode" and shape is not None:
             eff = self._decode_by_shape(dtype, shape, nbytes.ravel(), eff)
+        head_dim = float((shape or {}).get("head_dim") or 0.0)
+        if op_class == "attn_prefill" and np.isfinite(head_dim) and head_dim > 0:
+            eff = self._prefill_by_head_dim(dtype, head_dim, flops.ravel(), nbytes.ravel(), eff)
         return calibrate.clip(eff.reshape(flops.shape), op_class)
 
     def _comm_curve(self, dtype: str, shape: dict | None):
@@ -158,16 +161,34 @@ class Profile:
         eff[keyed] = np.where(np.isfinite(keyed_eff), keyed_eff, eff[keyed])
         return eff
 
+    def _prefill_by_head_dim(self, dtype: str, head_dim, flops, nbytes, eff) -> np.ndarray:
+        """Prefill efficiency from the curves measured per head dimension, at the dtype whose
+        class curve serves ``dtype``; ``eff`` (the class curve's) where none was measured."""
+        key = self._dtype_key("attn_prefill", dtype)
+        prefix = calibrate.PREFILL_PREFIX
+        by_dim = {
+            float(name[len(prefix) :]): curve
+            for (name, t), curve in self.curves.of_class("attn_prefill").items()
+            if t == key and name.startswith(prefix)
+        }
+        if not by_dim:
+            return eff
+        return calibrate.prefill_by_head_dim(by_dim, float(head_dim), flops, nbytes)
+
     def _curve(self, op_class: str, dtype: str):
         """The curve of ``dtype``, else of its GPU sibling (fp16/bf16, GPU profiles), else
         along DTYPE_FALLBACK."""
+        return self.curves.get((op_class, self._dtype_key(op_class, dtype)))
+
+    def _dtype_key(self, op_class: str, dtype: str) -> str:
+        """The dtype whose ``op_class`` curve serves ``dtype`` (see `_curve`)."""
         sibling = GPU_SIBLING.get(dtype) if self.provenance.device_type == "cuda" else None
         if (op_class, dtype) not in self.curves and (op_class, sibling) in self.curves:
-            return self.curves[(op_class, sibling)]
+            return sibling
         key = dtype
         while (op_class, key) not in self.curves and key in DTYPE_FALLBACK:
             key = DTYPE_FALLBACK[key]
-        return self.curves.get((op_class, key))
+        return key
 
     @cached_property
     def curves(self) -> calibrate.LazyCurves:

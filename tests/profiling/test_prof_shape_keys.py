@@ -14,6 +14,7 @@ from perfmodel.profiling.ops import fill_counts
 from perfmodel.profiling.profile import Profile
 
 BW = 1e10  # the reference roofline's bandwidth (conftest `reference`), bytes/s
+PEAK = 1e11  # its fp32 peak FLOP/s
 
 DECODE_MS = {  # (batch, kv_len) -> ms for head shape (8, 2, 64): flat in batch up to 4
     (1, 1024): 20.0,
@@ -132,6 +133,64 @@ def test_an_unmeasured_head_shape_uses_the_curve_over_thread_blocks(build):
         4 * ((2 * 8 + 2 * 2) * 64 + 2 * 1024 * 2 * 64)
     )
     assert other == pytest.approx(measured * ratio, rel=0.01)
+
+
+PREFILL_EFF = {64: 0.3, 128: 0.6}  # measured efficiency of each head dimension, every shape
+
+
+def _prefill_profile(build) -> Profile:
+    """Prefill attention at d = 64 (30% of the roofline) and d = 128 (60%), 8 heads, batch
+    1-4, 256-4096 tokens: within one head dimension the efficiency is flat."""
+    rows, times = [], []
+    for d, eff in PREFILL_EFF.items():
+        for batch in (1, 4):
+            for seq in (256, 1024, 4096):
+                row = {"op": "attn_prefill", "dtype": "fp32", "batch": batch, "heads": 8,
+                       "kv_heads": 8, "head_dim": d, "q_len": seq, "kv_len": seq}  # fmt: skip
+                counts = fill_counts(pd.DataFrame([row]))
+                flops, nbytes = counts["flops"].iloc[0], counts["bytes"].iloc[0]
+                roof = max(flops / PEAK, nbytes / BW)
+                rows.append(row)
+                times.append(roof / eff)
+    return build(rows, times)
+
+
+def _prefill_eff(profile: Profile, head_dim: float | None) -> float:
+    """Efficiency the profile gives a prefill of 8 heads × 2048 tokens at ``head_dim``."""
+    d = head_dim or 128
+    flops = 4.0 * 8 * d * 2048 * 2049 / 2
+    nbytes = 4.0 * 4 * 8 * d * 2048
+    shape = None if head_dim is None else {"heads": 8, "kv_heads": 8, "head_dim": head_dim}
+    return profile.efficiency("attn_prefill", "fp32", np.array([flops]), np.array([nbytes]),
+                              op="attn", shape=shape)[0]  # fmt: skip
+
+
+def test_prefill_attention_uses_the_curve_of_its_head_dimension(build):
+    """Each measured head dimension keeps its own efficiency (0.3 at d = 64, 0.6 at 128); an
+    unmeasured one between them is log-linear in log2(d): d = 96 is log2(1.5) of the way,
+    0.3 · 2^log2(1.5) = 0.45; beyond the largest the edge (d = 256 → 0.6)."""
+    profile = _prefill_profile(build)
+    assert _prefill_eff(profile, 64) == pytest.approx(0.3, rel=1e-6)
+    assert _prefill_eff(profile, 128) == pytest.approx(0.6, rel=1e-6)
+    assert _prefill_eff(profile, 96) == pytest.approx(0.45, rel=1e-6)
+    assert _prefill_eff(profile, 256) == pytest.approx(0.6, rel=1e-6)
+    assert _prefill_eff(profile, 32) == pytest.approx(0.3, rel=1e-6)
+
+
+def test_estimate_step_passes_the_prefill_head_dimension():
+    """A prefill's attention op carries (heads, kv_heads, head_dim) per GPU (TP 2 halves the
+    heads, not the head dimension), so a profile can key on it."""
+    from perfmodel import get_model
+    from perfmodel.ops import build_ops
+    from perfmodel.parallel import Parallelism
+    from perfmodel.quant import Quant
+    from perfmodel.shape import StepShape
+
+    model = get_model("llama-3.1-8b")  # 32 heads, 8 KV heads, head_dim 128
+    shape = StepShape.from_sequences([512], [0], model)
+    ops = build_ops(model, shape, Parallelism(tp=2), Quant.parse("bf16"))
+    prefill = next(op for op in ops if op.kind == "attn_prefill")
+    assert prefill.shape() == {"heads": 16, "kv_heads": 4, "head_dim": 128}
 
 
 def test_compiled_step_model_passes_the_decode_shape_like_estimate_step():
