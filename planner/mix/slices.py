@@ -14,11 +14,12 @@ Its feasible set is the continuous model's with y_bp restricted to multiples of 
 the continuous split is never costlier; the slice answer moves with S.
 
 That also makes the continuous optimum's proven bound a lower bound of the slice optimum, which
-:func:`compare_slices` uses three times: a slice plan rounded from the continuous routing that
+:func:`compare_slices` uses four times: a slice plan rounded from the continuous routing that
 costs no more than that bound is proven optimal without a solve; else the continuous plan's
-replica counts, fixed, are tried for whole slices (a feasibility problem, several times faster
-than the MILP); else the bound is a row of the slice MILP (Σ_p c_p n_p ≥ bound), so the solver
-stops as soon as it meets it.
+replicas are kept and its split buckets' slices packed into their spare capacity
+(:func:`packed_slices`, no solve); else those replica counts, fixed, are tried for whole slices
+by the solver (a feasibility problem, several times faster than the MILP); else the bound is a
+row of the slice MILP (Σ_p c_p n_p ≥ bound), so the solver stops as soon as it meets it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import pulp
 
 from planner.mix.formulation import ABS_GAP, MixModel, Solution, new_var
 from planner.mix.problem import Problem
+
+PACK_TOL = 1e-7  # replicas: a packed slice may overfill a pool by the solver's own tolerance
 
 
 class SliceModel(MixModel):
@@ -81,6 +84,9 @@ def compare_slices(
         return Solution("optimal", rounded[1], rounded[0], (), split.solve_time_s, split.solver,
                         0.0, bound)  # fmt: skip
     if bound is not None and split.cost <= bound + ABS_GAP:
+        if packed_slices(problem, slice_factor, split):
+            return Solution("optimal", split.cost, split.replicas.copy(), (), split.solve_time_s,
+                            split.solver, 0.0, bound)  # fmt: skip
         same = SliceModel(problem, slice_factor, **solver_options).solve(fixed=split.replicas)
         if same.feasible:  # the split's replicas hold whole slices: its cost is the bound
             return replace(same, status="optimal", gap=0.0, bound=bound)
@@ -88,6 +94,34 @@ def compare_slices(
     if bound is not None:
         model.lp += pulp.LpConstraint(model.lp.objective, pulp.LpConstraintGE, "bound", bound)
     return model.solve()
+
+
+def packed_slices(problem: Problem, slice_factor: int, split: Solution) -> bool:
+    """Whether ``split``'s replicas carry its routing in whole slices of λ_b / S: each bucket
+    keeps ⌊S y_bp / λ_b⌋ slices on each pool; its remaining slices go, largest load first, to
+    the eligible pool with the most spare replicas that holds the slice (first fit by spare,
+    within ``PACK_TOL`` replicas). False says only that this packing failed."""
+    S = slice_factor
+    for m, d in enumerate(problem.demands):
+        rates, cap = d.bucket_rates, d.capacity.rate
+        served = rates > 0
+        share = np.zeros_like(split.flows[m])
+        share[served] = S * split.flows[m][served] / rates[served, None]
+        kept = np.floor(share + 1e-9)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit = np.where(cap > 0, (rates / S)[:, None] / np.where(cap > 0, cap, 1.0), np.inf)
+        held = (kept * np.where(np.isfinite(unit), unit, 0.0)).sum(axis=0)
+        spare = np.array([pool.n_plus_one for pool in problem.pools], dtype=float)
+        room = split.replicas[m] - spare * (split.replicas[m] > 0) - held
+        left = (S - kept.sum(axis=1)).round().astype(int)
+        slices = [(b, n) for b in np.flatnonzero(served & (left > 0)) for n in range(left[b])]
+        for b, _ in sorted(slices, key=lambda bn: -np.min(unit[bn[0]])):
+            fits = np.flatnonzero(unit[b] <= room + PACK_TOL)
+            if fits.size == 0:
+                return False
+            p = fits[np.argmax(room[fits])]
+            room[p] -= unit[b, p]
+    return True
 
 
 def rounded_slices(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.mix.capacity import PoolCapacity
 from planner.mix.pools import Pool
@@ -86,3 +88,31 @@ def plan_app():
 
     cli_plan.register(a)
     return a
+
+
+def independent_optimum(cfg: dict) -> float:
+    """The continuous-split optimum of a Mélange config, proven with gap 0: min Σ c_g n_g with
+    Σ_g y_bg = λ_b and Σ_b y_bg / κ_bg ≤ n_g, using only cells with κ ≥ 0.1% of the bucket's
+    best (the documented "cannot serve" rule)."""
+    names = list(cfg["gpu_info"])
+    cost = np.array([cfg["gpu_info"][g]["cost"] for g in names])
+    kap = np.stack([np.ravel(cfg["gpu_info"][g]["tputs"]) for g in names], axis=1)
+    kap = np.where(kap >= 1e-3 * kap.max(axis=1, keepdims=True), kap, 0.0)
+    lam = np.ravel(cfg["workload_distribution"]) * cfg["total_request_rate"]
+    B, P = kap.shape
+    bb, pp = np.nonzero((kap > 0) & (lam > 0)[:, None])
+    nY = len(bb)
+    route = sparse.csr_matrix((np.ones(nY), (bb, np.arange(nY))), shape=(B, nY + P))
+    rows = np.concatenate([pp, np.arange(P)])
+    cols = np.concatenate([np.arange(nY), nY + np.arange(P)])
+    values = np.concatenate([1.0 / kap[bb, pp], -np.ones(P)])
+    load = sparse.csr_matrix((values, (rows, cols)), shape=(P, nY + P))
+    res = milp(
+        np.concatenate([np.zeros(nY), cost]),
+        constraints=[LinearConstraint(route, lam, lam), LinearConstraint(load, -np.inf, 0.0)],
+        integrality=np.concatenate([np.zeros(nY), np.ones(P)]),
+        bounds=Bounds(0, np.inf),
+        options={"mip_rel_gap": 0.0},
+    )
+    assert res.status == 0 and res.mip_gap == 0.0
+    return float(res.fun)
