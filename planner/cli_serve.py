@@ -234,7 +234,7 @@ def register(app: typer.Typer, guarded) -> None:
             reports["simulation"] = run_sim(
                 engine, prep.workload, rate, n_requests=requests, slo=slo
             )
-        best = max_rate_under_slo(engine, None, prep.workload, slo) if slo else None
+        best = max_rate_under_slo(engine, None, prep, slo) if slo else None
         if sweep is not None:
             from planner.sweeps import rate_sweep, sweep_figure
 

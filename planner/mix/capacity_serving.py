@@ -89,6 +89,7 @@ class ServingCapacity:
         self.derate = derating(pessimistic)
         self._engine = lru_cache(maxsize=None)(self._build_engine)
         self._rate = lru_cache(maxsize=None)(self._max_rate)
+        self._prepared = lru_cache(maxsize=None)(self._prepare)
 
     @classmethod
     def from_spec(cls, spec: ServingCapacitySpec) -> ServingCapacity:
@@ -173,7 +174,6 @@ class ServingCapacity:
     def _max_rate(self, model: str, pool: Pool, inp: int, out: int, slo: SLOSpec):
         """(rate, reason) of one request size on one pool."""
         from planner.serving import max_rate_under_slo
-        from planner.workload import Workload
 
         engine = self.replica_engine(model, pool)
         if isinstance(engine, str):
@@ -184,9 +184,18 @@ class ServingCapacity:
             return 0.0, (
                 f"{inp + out} tokens exceed the KV cache of one replica ({engine.kv_tokens} tokens)"
             )
-        res = max_rate_under_slo(engine, None, Workload.fixed(inp, out), self.serving_slo(slo))
+        work = self._prepared(model, pool, inp, out)
+        res = max_rate_under_slo(engine, None, work, self.serving_slo(slo))
         rate = float(res.rate) * self.derate if res.feasible else 0.0
         return rate, None if rate > 0 else res.reason
+
+    def _prepare(self, model: str, pool: Pool, inp: int, out: int) -> Any:
+        """The fixed-size workload prepared for the pool's engine, kept across SLOs (a sweep
+        over SLO scales reuses its tables, capacity and random numbers)."""
+        from planner.serving import prepare
+        from planner.workload import Workload
+
+        return prepare(self.replica_engine(model, pool), Workload.fixed(inp, out))
 
     # ---- provider protocol -----------------------------------------------------------------
     def capacity(

@@ -215,9 +215,11 @@ def max_rate_under_slo(
     ...); every evaluation uses the same random numbers, so the SLO metric is monotone in
     the rate. The rate is found to within ``tol`` of the capacity. The search's evaluations
     compute only the SLO's metrics (chunked prefill: their samples on one path); the
-    answer's report is then evaluated in full."""
+    answer's report is then evaluated in full. ``workload`` may be a :class:`Prepared` of this
+    engine (``prepare(engine, workload)``): its rate-independent tables, capacity and random
+    numbers are then reused, e.g. across SLOs."""
     engine = engine_for(model, hardware, plan, scheduler, quant, calibration, engine)
-    prep = prepare(engine, _workload(workload))
+    prep = workload if isinstance(workload, Prepared) else prepare(engine, _workload(workload))
     cap = capacity(engine, prep)
     runs: dict[float, Latencies] = {cap * 1e-4: latencies(engine, prep, cap * 1e-4, samples, 0)}
     floor = build_report("analytic", engine, prep, cap * 1e-4, runs[cap * 1e-4], slo)

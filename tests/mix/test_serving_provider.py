@@ -85,3 +85,21 @@ def test_pessimistic_plans_derate_every_rate_to_the_bands_low_end():
     plain = ServingCapacity().capacity("llama-3.1-8b", pool, b, SLO).rate[0]
     low = ServingCapacity(pessimistic=True).capacity("llama-3.1-8b", pool, b, SLO).rate[0]
     assert low == pytest.approx(plain / r90)
+
+
+def test_a_sweep_over_slos_prepares_each_bucket_once_and_answers_as_fresh():
+    """Two SLOs on one bucket: the second search reuses the prepared workload (its tables,
+    capacity and random numbers) and finds the rate a fresh search finds."""
+    from planner.serving import max_rate_under_slo
+    from planner.workload import Workload
+
+    provider = ServingCapacity()
+    pool = Pool("H100-SXM", 2.99)
+    b = Buckets.from_pairs([(1024, 256)], [1.0])
+    loose = SLOSpec(ttft_s=2.0, tpot_s=0.1, percentile=0.9)
+    provider.capacity("llama-3.1-8b", pool, b, SLO)
+    reused = provider.capacity("llama-3.1-8b", pool, b, loose).rate[0]
+    assert provider._prepared.cache_info().hits == 1
+    engine = provider.replica_engine("llama-3.1-8b", pool)
+    fresh = max_rate_under_slo(engine, None, Workload.fixed(1024, 256), provider.serving_slo(loose))
+    assert reused == fresh.rate
