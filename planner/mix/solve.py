@@ -128,7 +128,9 @@ class MixSolver:
         return replace(out, solve_time_s=time.perf_counter() - start)
 
     def _solve_core(self, rate_scale: float) -> Solution | None:
-        """The plan proven on the core (see module), or None when the full MILP is needed."""
+        """The plan proven on the core (see module), or None when the full MILP is needed. A
+        core solve stopped by the time limit is the answer ("best found", its gap against
+        the bound min(core bound, L + least r left out), which holds for every plan)."""
         start = time.perf_counter()
         bound, reduced = reduced_costs(self.problem, rate_scale)
         slack = max(CORE_SLACK * bound, ABS_GAP)
@@ -140,14 +142,17 @@ class MixSolver:
             if key not in self._cores:
                 self._cores[key] = MixModel(core_problem(self.problem, keep), **self.options)
             sol = self._cores[key].solve(rate_scale=rate_scale)
-            if sol.status != "optimal" or sol.bound is None:
+            elapsed = time.perf_counter() - start
+            if sol.status == "not_solved":
+                return replace(sol, solve_time_s=elapsed)
+            if not sol.feasible or sol.bound is None:
                 return None
-            left_out = bound + float(reduced[~keep].min())
-            overall = min(sol.bound, left_out)
-            if sol.cost - overall <= max(self.mip_gap * sol.cost, ABS_GAP):
-                gap = max(0.0, sol.cost - overall) / sol.cost if sol.cost > 0 else 0.0
-                elapsed = time.perf_counter() - start
-                return replace(sol, gap=gap, bound=overall, solve_time_s=elapsed)
+            overall = min(sol.bound, bound + float(reduced[~keep].min()))
+            gap = max(0.0, sol.cost - overall) / sol.cost if sol.cost > 0 else 0.0
+            proven = sol.cost - overall <= max(self.mip_gap * sol.cost, ABS_GAP)
+            if proven or sol.status != "optimal":
+                status = "optimal" if proven and sol.status == "optimal" else "feasible"
+                return replace(sol, status=status, gap=gap, bound=overall, solve_time_s=elapsed)
             slack = sol.cost - bound
         return None
 
