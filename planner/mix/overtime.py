@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from planner.mix.curves import CLASSES, Curves, Prices, at_rates, curves, prices
 from planner.mix.errors import PlanSpecError
 from planner.mix.formulation import proof_text
@@ -70,7 +72,8 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
             (),
             **common,
         )
-    model = TimeMixModel(problem, c, cost, spec.schedule.month_hours, **opts)
+    merged, hours, inverse = distinct_periods(c, cost, spec.schedule.month_hours)
+    model = TimeMixModel(problem, merged, cost, spec.schedule.month_hours, hours=hours, **opts)
     model.warm_start(peak.replicas, peak.flows)
     status, value, gap = model.solve()
     elapsed = time.perf_counter() - start
@@ -89,7 +92,7 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
             solve_time_s=elapsed,
             **common,
         )
-    fleet, bill = _fleet(model)
+    fleet, bill = _fleet(model, inverse)
     return TimePlan(
         spec.name,
         True,
@@ -98,7 +101,7 @@ def plan_over_time(spec: PlanSpec | str, provider=None) -> TimePlan:
         value,
         bill,
         fleet,
-        _pools(model),
+        _pools(model, inverse),
         solver=peak.solver,
         solve_time_s=elapsed,
         gap=gap,
@@ -125,38 +128,57 @@ def _static(sized_for: str, problem: Problem, sol, c: Curves, cost: Prices, H: f
     return StaticPlan(sized_for, True, month, gpus, short, note)
 
 
-def _fleet(model: TimeMixModel) -> tuple[tuple[PeriodFleet, ...], dict[str, float]]:
-    """GPUs per (period, type) by class, and the monthly bill by class."""
+def distinct_periods(c: Curves, cost: Prices, month_hours: float):
+    """(curves, hours a month, index of each period): periods of equal rates merged into one
+    billed for all of them when no scale-up limit orders the periods (exact: see
+    planner.mix.timemodel); else the periods as they are."""
+    T = c.periods
+    if any(up is not None for up in cost.scale_up.values()):
+        return c, np.full(T, month_hours / T), np.arange(T)
+    rates, inverse, counts = np.unique(c.rates.T, axis=0, return_inverse=True, return_counts=True)
+    return Curves(rates.T.copy(), c.period_hours), counts * month_hours / T, inverse.ravel()
+
+
+def _fleet(
+    model: TimeMixModel, inverse: np.ndarray
+) -> tuple[tuple[PeriodFleet, ...], dict[str, float]]:
+    """GPUs per (period, type) by class, and the monthly bill by class; ``inverse[τ]`` is
+    the model period of period τ."""
     rows, bill = [], dict.fromkeys(CLASSES, 0.0)
     for g, r in model.R.items():
         committed = round(r.varValue or 0.0)
         bill["committed"] += model.H * committed * model.prices.committed[g]
+        fleet = []
         for t in range(model.curves.periods):
             used = round(sum(c * (v.varValue or 0.0) for v, c in model.uses(g, t)))
             spot_var = model.S.get((g, t))
             spot = min(round(spot_var.varValue or 0.0) if spot_var else 0, max(used - committed, 0))
             on_demand = max(used - committed - spot, 0)
-            bill["on_demand"] += model.w * on_demand * model.prices.on_demand[g]
-            bill["spot"] += model.w * spot * (model.prices.spot[g] or 0.0)
-            rows.append(PeriodFleet(t, g, used, committed, on_demand, spot))
+            bill["on_demand"] += model.hours[t] * on_demand * model.prices.on_demand[g]
+            bill["spot"] += model.hours[t] * spot * (model.prices.spot[g] or 0.0)
+            fleet.append((used, committed, on_demand, spot))
+        rows += [PeriodFleet(tau, g, *fleet[t]) for tau, t in enumerate(inverse)]
     return tuple(r for r in rows if r.gpus or r.committed), bill
 
 
-def _pools(model: TimeMixModel) -> tuple[PeriodPool, ...]:
+def _pools(model: TimeMixModel, inverse: np.ndarray) -> tuple[PeriodPool, ...]:
     """Replicas per (period, model, pool) with their routed req/s."""
     routed: dict[tuple[int, int, int], float] = {}
     for (m, _, p, t), y in model.y.items():
         routed[(m, p, t)] = routed.get((m, p, t), 0.0) + (y.varValue or 0.0)
-    out = []
-    for (m, p, t), v in sorted(model.n.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+    by_period: dict[int, list[PeriodPool]] = {}
+    for (m, p, t), v in sorted(model.n.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         n = round(v.varValue or 0.0)
         if n == 0:
             continue
         rate = routed.get((m, p, t), 0.0)
         pool = model.problem.pools[p]
         d = model.problem.demands[m]
-        out.append(PeriodPool(t, d.name, pool.name, pool.gpu, n, n * pool.gpus, rate))
-    return tuple(out)
+        by_period.setdefault(t, []).append(PeriodPool(0, d.name, pool.name, pool.gpu, n,
+                                                      n * pool.gpus, rate))  # fmt: skip
+    return tuple(
+        replace(row, period=tau) for tau, t in enumerate(inverse) for row in by_period.get(t, [])
+    )
 
 
 def _warnings(spec: PlanSpec, cost: Prices) -> list[Issue]:

@@ -14,6 +14,10 @@ U_g; H hours per month, so period t is billed w = H / T hours a month.
                 Σ_p n_mpt ≥ r_m
                 n, R ∈ Z≥0;  y, O, S ≥ 0
 
+Periods may carry their own hours (``hours``, w_t in place of w): planner.mix.overtime merges
+periods of equal rates into one when no scale-up limit orders them, which is exact (given R,
+each period's fleet is its own problem, and equal periods have the same optimum).
+
 O and S need no integrality: with integer n and R, an optimum takes them integral. The MILP is
 warm-started from the plan sized for the peak (every period as at the peak, bought at the
 cheaper of reserved and on-demand), which is one of its feasible points: the answer is never
@@ -47,9 +51,16 @@ class TimeMixModel:
         solver: str = "auto",
         mip_gap: float = 0.0,
         time_limit_s: float = 60.0,
+        hours: np.ndarray | None = None,
     ):
         self.problem, self.curves, self.prices = problem, curves, prices
-        self.H, self.w = month_hours, month_hours / curves.periods
+        self.H = month_hours
+        #: hours a month each period is billed (H / T each unless given)
+        self.hours = (
+            np.full(curves.periods, month_hours / curves.periods)
+            if hours is None
+            else np.asarray(hours, dtype=float)
+        )
         self.solver = make_solver(solver, mip_gap, time_limit_s, warm=True)
         self.time_limit_s = time_limit_s
         self.lp = pulp.LpProblem("gpu_mix_over_time", pulp.LpMinimize)
@@ -135,12 +146,12 @@ class TimeMixModel:
         """GPUs of type g in period t: bought as committed + on-demand + spot; caps."""
         k = len(self.O)
         o = self.O[(g, t)] = new_var(self.lp, f"O_{k}")
-        cost.append((o, self.w * self.prices.on_demand[g]))
+        cost.append((o, self.hours[t] * self.prices.on_demand[g]))
         bought = [(self.R[g], -1.0), (o, -1.0)]
         spot = self.prices.spot[g]
         if spot is not None:
             s = self.S[(g, t)] = new_var(self.lp, f"S_{k}", 0.0, float(self.prices.spot_cap[g]))
-            cost.append((s, self.w * spot))
+            cost.append((s, self.hours[t] * spot))
             bought.append((s, -1.0))
         self.lp += pulp.LpConstraint(
             pulp.LpAffineExpression([*terms, *bought]), pulp.LpConstraintLE, f"buy{k}", 0.0

@@ -90,6 +90,36 @@ def test_without_committed_capacity_each_period_pays_on_demand(tmp_path):
     assert plan_over_time(validate_plan(data)).usd_per_month == pytest.approx(1460.0, abs=0.01)
 
 
+def test_periods_of_equal_rate_are_planned_once_and_billed_for_each(tmp_path):
+    """Rates [10, 30, 10, 30, 30]: the model plans 2 periods, billed 2 and 3 fifths of 730 h.
+    By hand as above, 146 h per period: R=0 → 146·(1 + 3 + 1 + 3 + 3) = $1,606; R=1 →
+    438 + 146·(2 + 2 + 2) = $1,314; R=2 → 876 + 146·3 = $1,314; R=3 → $1,314: the optimum is
+    $1,314/month. Every period of the report has its fleet, in order."""
+    from planner.mix.curves import curves, prices
+    from planner.mix.overtime import distinct_periods
+
+    gpus = [{"name": "L4", "usd_per_hour": 1.0, "reserved_usd_per_hour": 0.6}]
+    spec = validate_plan(_plan(tmp_path, [10, 30, 10, 30, 30], gpus, ONE_GPU))
+    merged, hours, inverse = distinct_periods(curves(spec), prices(spec), H)
+    assert merged.rates.tolist() == [[10.0, 30.0]]
+    assert hours.tolist() == pytest.approx([2 * H / 5, 3 * H / 5])
+    assert inverse.tolist() == [0, 1, 0, 1, 1]
+    tp = plan_over_time(spec)
+    assert tp.usd_per_month == pytest.approx(1314.0, abs=0.01)
+    assert tp.fleet_frame().gpus.tolist() == [1, 3, 1, 3, 3]
+
+
+def test_a_scale_up_limit_keeps_every_period_in_order(tmp_path):
+    """With max_scale_up_gpus the order of periods matters, so none is merged."""
+    from planner.mix.curves import curves, prices
+    from planner.mix.overtime import distinct_periods
+
+    gpus = [{"name": "L4", "usd_per_hour": 1.0, "max_scale_up_gpus": 1}]
+    spec = validate_plan(_plan(tmp_path, [10, 30, 10, 30], gpus, ONE_GPU))
+    merged, hours, inverse = distinct_periods(curves(spec), prices(spec), H)
+    assert merged.periods == 4 and inverse.tolist() == [0, 1, 2, 3]
+
+
 TWO_GPUS = "gpu,input_tokens,output_tokens,max_rate_rps\nL4,512,128,3\nH100-SXM,512,128,20\n"
 
 
