@@ -129,8 +129,9 @@ class Profile:
         return calibrate.clip(eff.reshape(flops.shape), op_class)
 
     def _comm_curve(self, dtype: str, shape: dict | None):
-        """The curve of the same collective at the measured number of ranks nearest to
-        ``shape['ranks']`` (by ratio), or None."""
+        """The curve of the same collective at the measured number of ranks: that number, else
+        between the two measured around it the time log-linear in log(ranks) at each message
+        size (`calibrate.between_ranks`), else the nearest (by ratio); None if unmeasured."""
         op = calibrate.COLLECTIVES.get((shape or {}).get("collective", ""))
         if op is None:
             return None
@@ -139,6 +140,17 @@ class Profile:
         if not measured:
             return None
         ranks = max(int(shape["ranks"]), 1)
+        lower = [n for n in measured if n < ranks]
+        upper = [n for n in measured if n > ranks]
+        if ranks not in measured and lower and upper:
+            lo, hi = max(lower), min(upper)
+            curves = (
+                self._curve(calibrate.comm_key(op, lo), dtype),
+                self._curve(calibrate.comm_key(op, hi), dtype),
+            )
+            if all(c is not None for c in curves):
+                roofline = calibrate.Roofline.of(self.reference)
+                return calibrate.between_ranks(roofline, op, ranks, (lo, hi), curves)
         nearest = min(measured, key=lambda n: (abs(np.log(n / ranks)), n))
         return self._curve(calibrate.comm_key(op, nearest), dtype)
 

@@ -118,6 +118,7 @@ def test_a_scale_up_limit_keeps_every_period_in_order(tmp_path):
     spec = validate_plan(_plan(tmp_path, [10, 30, 10, 30], gpus, ONE_GPU))
     merged, hours, inverse = distinct_periods(curves(spec), prices(spec), H)
     assert merged.periods == 4 and inverse.tolist() == [0, 1, 2, 3]
+    assert hours.tolist() == pytest.approx([H / 4] * 4)
 
 
 TWO_GPUS = "gpu,input_tokens,output_tokens,max_rate_rps\nL4,512,128,3\nH100-SXM,512,128,20\n"

@@ -216,7 +216,8 @@ def test_a_collective_uses_its_own_ranks_curve_and_may_beat_the_ring_model(build
     """All-reduce of 64 kB measured at 2 ranks (50 µs) and 8 ranks (20 µs). Against the
     reference link (1 GB/s, 1 µs) the 8-rank ring model reads 2·7/8·65.5 + 14 = 129 µs, so
     20 µs is an efficiency of 6.5: kept, not clipped to 1.5 as other classes are. Each number
-    of ranks reproduces its own time; 16 ranks take the nearest measured, 8."""
+    of ranks reproduces its own time; 16 ranks take the nearest measured, 8; 4 ranks lie
+    between 2 and 8."""
     from perfmodel.profiling.calibrate import Roofline
 
     rows = [{"op": "all_reduce", "dtype": "fp32", "numel": 16384, "world_size": n}
@@ -241,6 +242,10 @@ def test_a_collective_uses_its_own_ranks_curve_and_may_beat_the_ring_model(build
 
     assert time(16) == pytest.approx(20e-6 * ring(16) / ring(8), rel=1e-6)  # 8's efficiency
     assert time(8) < ring(8) / 1.5
+    # between measured counts the time is log-linear in log(ranks): 4 ranks lie halfway
+    # (log 2 of log 4) from 2 to 8, so √(50 · 20) = 31.6 µs, where the 8-rank efficiency on
+    # the 4-rank ring model would read 20 · ring(4) / ring(8) = 16.2 µs
+    assert time(4) == pytest.approx(np.sqrt(50e-6 * 20e-6), rel=1e-6)
 
 
 def test_learned_curves_carry_efficiency_across_gpus_by_position_relative_to_the_ridge(
