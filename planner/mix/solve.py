@@ -6,7 +6,10 @@ With HiGHS, from ``CORE_POOLS`` pools up: the pools whose reduced cost r_mp is w
 ``CORE_SLACK`` of the LP bound L form the core; its MILP, proven to its bound B, is the answer
 when every pool left out has L + r_mp ≥ B (no plan using it can be cheaper). Otherwise the core
 grows to every pool with r_mp < U − L (U the core plan's cost) and is solved once more, and
-failing that (or when the core holds every pool) the full MILP is solved.
+failing that (or when the core holds every pool) the full MILP is solved: the core solves were
+then extra time. The bound L ignores N+1 spares, which add a replica to every pool used, so
+with spares the core's plan costs more than L + r_mp of the pools left out and the core is not
+tried.
 
 CBC's branch and bound on a large instance (10^4–10^5 routing columns) spends most of its time
 proving the last 0.01% over near-equivalent pools; HiGHS proves the same instances to the cent
@@ -95,7 +98,8 @@ class MixSolver:
         if self.unroutable:
             return Solution("infeasible", math.nan, np.zeros((len(self.problem.demands), P), int))
         small = self.columns < SCREEN_COLUMNS or len(self.problem.pools) < SCREEN_POOLS
-        if self.highs and len(self.problem.pools) >= CORE_POOLS:
+        spares = any(pool.n_plus_one for pool in self.problem.pools)
+        if self.highs and len(self.problem.pools) >= CORE_POOLS and not spares:
             sol = self._solve_core(rate_scale)
             if sol is not None:
                 return sol

@@ -109,3 +109,30 @@ def test_a_core_whose_plan_leaves_room_grows_once_and_stays_exact():
     assert [int(np.frombuffer(k, dtype=bool).sum()) for k in solver._cores] == [4, 5]
     assert sol.status == "optimal"
     assert sol.cost == pytest.approx(_independent(problem, cap, prices), abs=0.01)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_with_caps_floors_spares_and_type_limits_the_answer_is_the_full_milps(seed):
+    """Two models, 6 pools over 4 GPU types (one capped), floors, N+1 spares and a two-type
+    limit: whether the core proves its plan or the full MILP runs after it, the answer is the
+    full MILP's."""
+    from planner.mix.formulation import MixModel
+
+    rng = np.random.default_rng(seed)
+    speed = rng.uniform(1, 10, 6)
+    pools = [Pool(f"g{p % 4}", float(round(0.3 + 0.6 * speed[p] + rng.uniform(0, 0.5), 3)),
+                  n_plus_one=p in (1, 4) and seed % 3 == 0) for p in range(6)]  # fmt: skip
+    caps = []
+    for _ in range(2):
+        cap = speed[None, :] / rng.uniform(0.2, 5, (30, 1)) * rng.uniform(0.8, 1.2, (30, 6))
+        cap[rng.random((30, 6)) < 0.15] = 0.0
+        cap[:, 0] = np.maximum(cap[:, 0], 0.1)  # every bucket has a pool
+        caps.append(cap)
+    problem = problem_from_arrays(
+        caps, [rng.dirichlet(np.ones(30)) for _ in range(2)], [40.0, 15.0], pools,
+        gpu_caps={"g1": 6}, max_gpu_types=2 if seed % 2 else None, min_replicas=[2, 1],
+    )  # fmt: skip
+    core = MixSolver(problem).solve()
+    full = MixModel(problem).solve()
+    assert core.status == full.status == "optimal"
+    assert core.cost == pytest.approx(full.cost, abs=0.01)
