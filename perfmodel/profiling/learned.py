@@ -7,7 +7,9 @@ in coordinates that carry over between GPUs:
     y = log10(roofline_i / 1 µs),       roofline_i = max(F_i/P_g, bytes_i/B_g)   (how big)
 
 and the efficiency eff_i = roofline_i / time_i is pooled per op class (gemm, attn_prefill,
-attn_decode) over all training GPUs: the median in cells of ¼ × ¼ decade, filled from
+attn_decode) and dtype over all training GPUs (fp8 GEMMs reach a smaller share of their
+doubled peak than bf16 ones: pooled, they pulled the bf16 curve down), the median in cells of
+¼ × ¼ decade, filled from
 the nearest cell where no GPU measured, then bilinear between cell centres, held at the edge.
 A kernel of intensity below the ridge is memory-bound on every GPU; one whose roofline is a few
 microseconds pays the launch floor on every GPU: those are the regularities the coordinates
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.profiling.calibrate import Roofline, clip
+from perfmodel.profiling.profile import DTYPE_FALLBACK, GPU_SIBLING
 
 #: Classes learned. Collectives are not: leave-one-GPU-out, a curve pooled over 4 GPUs' links
 #: missed the fifth by 32-83% (median), worse than the DEFAULT constant (26-86%).
@@ -85,9 +88,14 @@ def fit_grid(x: np.ndarray, y: np.ndarray, eff: np.ndarray) -> Grid:
     return Grid(ix.min() * CELL, iy.min() * CELL, values)
 
 
-def training_points(profile, op_class: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, eff) of a profile's rows of ``op_class`` against its catalog roofline."""
+def training_points(
+    profile, op_class: str, dtype: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, eff) of a profile's rows of ``op_class`` (and ``dtype``: its GPU sibling's rows
+    too, fp16 ↔ bf16) against its catalog roofline."""
     rows = profile.table[profile.table.op_class == op_class]
+    if dtype is not None:
+        rows = rows[rows.dtype.isin({dtype, GPU_SIBLING.get(dtype, dtype)})]
     if rows.empty:
         return np.empty(0), np.empty(0), np.empty(0)
     ref = Roofline.of(profile.reference)
@@ -111,12 +119,16 @@ class LearnedCalibration:
 
     @classmethod
     def fit(cls, profiles: list) -> LearnedCalibration:
+        """One grid per (class, dtype) the profiles measured (fp16 and bf16 as one)."""
         grids = {}
         for op_class in CLASSES:
-            pts = [training_points(p, op_class) for p in profiles]
-            x, y, eff = (np.concatenate(parts) for parts in zip(*pts, strict=True))
-            if len(eff) >= 4:
-                grids[op_class] = fit_grid(x, y, eff)
+            measured = pd.concat([p.table.dtype[p.table.op_class == op_class] for p in profiles])
+            dtypes = {"bf16" if t == "fp16" else t for t in measured.unique()}
+            for dtype in sorted(dtypes):
+                pts = [training_points(p, op_class, dtype) for p in profiles]
+                x, y, eff = (np.concatenate(parts) for parts in zip(*pts, strict=True))
+                if len(eff) >= 4:
+                    grids[grid_key(op_class, dtype)] = fit_grid(x, y, eff)
         names = tuple(p.provenance.accelerator for p in profiles)
         return cls(names, grids)
 
@@ -133,7 +145,7 @@ class LearnedCalibration:
         from perfmodel.dtypes import supported
 
         flops = np.asarray(flops, dtype=float)
-        grid = self.grids.get(op_class)
+        grid = self._grid(op_class, dtype)
         if grid is None or self.hardware is None:
             return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
         hw = self.hardware
@@ -141,6 +153,18 @@ class LearnedCalibration:
         nbytes = np.broadcast_to(np.asarray(nbytes, dtype=float), flops.shape)
         x, y = coordinates(flops.ravel(), nbytes.ravel(), peak, hw.mem_bandwidth)
         return clip(grid(x, y).reshape(flops.shape), op_class)
+
+    def _grid(self, op_class: str, dtype: str) -> Grid | None:
+        """The grid of ``dtype`` (fp16 as bf16), else along DTYPE_FALLBACK (fp8 → bf16)."""
+        key = "bf16" if dtype == "fp16" else dtype
+        while grid_key(op_class, key) not in self.grids and key in DTYPE_FALLBACK:
+            key = DTYPE_FALLBACK[key]
+        return self.grids.get(grid_key(op_class, key))
+
+
+def grid_key(op_class: str, dtype: str) -> str:
+    """Key of the learned grid of one class and dtype."""
+    return f"{op_class}/{dtype}"
 
 
 @functools.cache

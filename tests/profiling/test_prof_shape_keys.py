@@ -279,6 +279,34 @@ def test_learned_curves_carry_efficiency_across_gpus_by_position_relative_to_the
     )
 
 
+def test_learned_curves_keep_each_dtype_apart(make_provenance, reference):
+    """bf16 GEMMs at 80% of the bf16 peak and fp8 GEMMs at 40% of the (doubled) fp8 peak: the
+    learned curve gives bf16 80%, fp8 40% and fp16 (bf16's sibling) 80%; pooled over dtypes
+    each would read a blend."""
+    from perfmodel.profiling.learned import LearnedCalibration
+
+    gpu = reference.model_copy(update={"peak_tflops": {"fp32": 0.1, "bf16": 0.1, "fp8": 0.2}})
+    rows = [
+        {"op": "gemm", "dtype": dtype, "m": m, "n": n, "k": n}
+        for dtype in ("bf16", "fp8")
+        for m in (256, 1024, 4096)
+        for n in (1024, 2048, 4096)
+    ]
+    table = fill_counts(pd.DataFrame(rows).assign(device="Test CPU", repeats=3))
+    peaks = table["dtype"].map({"bf16": 1e11, "fp8": 2e11})
+    roof = np.maximum(table["flops"] / peaks, table["bytes"] / BW)
+    table["time_s"] = roof / table["dtype"].map({"bf16": 0.8, "fp8": 0.4})
+    learned = LearnedCalibration.fit([Profile(table, make_provenance(), reference=gpu)])
+    on = learned.for_hardware(gpu)
+    m, n = 2048, 2048
+    f, b = 2.0 * m * n * n, 2.0 * (m * n + n * n + m * n)
+    for dtype, want in (("bf16", 0.8), ("fp16", 0.8), ("fp8", 0.4)):
+        got = on.efficiency(
+            "gemm", dtype, np.array([f]), np.array([b / (2 if dtype == "fp8" else 1)])
+        )
+        assert got[0] == pytest.approx(want, rel=0.02), dtype
+
+
 def test_learned_calibration_by_name_serves_a_gpu_without_a_table_and_says_so():
     from perfmodel import estimate_step
 
