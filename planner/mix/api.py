@@ -343,9 +343,13 @@ def _routes(problem: Problem, flows) -> tuple[Route, ...]:
 
 
 def _baselines(problem: Problem, opts: dict[str, Any]) -> tuple[Baseline, ...]:
-    """The cheapest plan of each GPU type alone (its pools only; K does not bind), one MILP
-    per type, run concurrently (each solver call is a subprocess)."""
-    workers = max(1, min(len(problem.gpu_types), os.cpu_count() or 1))
+    """The cheapest plan of each GPU type alone (its pools only; K does not bind): closed form
+    for a type with one pool, else one MILP per type, those run concurrently (HiGHS and CBC
+    release the interpreter while they solve); a thread pool only when two or more MILPs."""
+    milps = [g for g in problem.gpu_types if sum(p.gpu == g for p in problem.pools) > 1]
+    if len(milps) < 2:
+        return tuple(_baseline(problem, g, opts) for g in problem.gpu_types)
+    workers = max(1, min(len(milps), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return tuple(pool.map(lambda g: _baseline(problem, g, opts), problem.gpu_types))
 

@@ -50,9 +50,27 @@ class MelangeConfig:
     slice_factor: int | None
 
 
+_READ: dict[tuple, MelangeConfig] = {}  # (path, mtime, size) -> parsed file; a plan reads it 3x
+
+
 def read_melange(path: str | Path) -> MelangeConfig:
-    """Parse and check a Mélange JSON config or profile; errors name the file and field."""
+    """Parse and check a Mélange JSON config or profile; errors name the file and field. A
+    file unchanged since it was last read (same path, modification time and size) is not
+    parsed again."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_melange(path)  # the error, said by load_json
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _READ:
+        if len(_READ) >= 32:
+            _READ.clear()
+        _READ[key] = _read_melange(path)
+    return _READ[key]
+
+
+def _read_melange(path: Path) -> MelangeConfig:
     data = load_json(path)
     if not isinstance(data, dict) or "gpu_info" not in data:
         raise PlanSpecError(f"{path}: a Mélange file is a JSON object with a 'gpu_info' field")
