@@ -123,6 +123,15 @@ def test_melange_list_form_and_overall_rate_are_read(tmp_path):
     assert plan(path).usd_per_hour == pytest.approx(4.68)
 
 
+def test_a_melange_file_changed_on_disk_is_read_again(tmp_path):
+    """A plan reads its file three times and parses it once; an edit (new size) is seen."""
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(MELANGE_TOY))
+    assert read_melange(path).rate_rps == 30 and read_melange(path) is read_melange(path)
+    path.write_text(json.dumps(MELANGE_TOY | {"total_request_rate": 120.0}))
+    assert read_melange(path).rate_rps == 120
+
+
 def test_melange_profile_with_zero_throughput_marks_cell_ineligible(tmp_path):
     data = json.loads(json.dumps(MELANGE_TOY))
     data["gpu_info"]["A10G"]["tputs"] = [[2, 0], [5, 2]]
