@@ -333,7 +333,7 @@ def test_a_collective_below_its_smallest_measured_message_keeps_that_time():
     450 GB/s), measured flat at 20 µs from 512 B to 4 kB: 128 B also takes 20 µs. Holding
     efficiency ∝ bytes instead gave 4 x 20 µs at a quarter of the smallest message (the
     latency term of the roofline does not shrink with the bytes)."""
-    from perfmodel.profiling.calibrate import binned_curve
+    from perfmodel.profiling.interpolate import binned_curve
 
     def roof(nbytes):
         return 14 * 2e-6 + 14 / 8 * np.asarray(nbytes, float) / 450e9
