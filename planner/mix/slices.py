@@ -114,8 +114,8 @@ def packed_slices(problem: Problem, slice_factor: int, split: Solution) -> bool:
         spare = np.array([pool.n_plus_one for pool in problem.pools], dtype=float)
         room = split.replicas[m] - spare * (split.replicas[m] > 0) - held
         left = (S - kept.sum(axis=1)).round().astype(int)
-        slices = [(b, n) for b in np.flatnonzero(served & (left > 0)) for n in range(left[b])]
-        for b, _ in sorted(slices, key=lambda bn: -np.min(unit[bn[0]])):
+        todo = np.repeat(np.arange(len(left)), np.where(served, np.maximum(left, 0), 0))
+        for b in sorted(todo, key=lambda b: -np.min(unit[b])):
             fits = np.flatnonzero(unit[b] <= room + PACK_TOL)
             if fits.size == 0:
                 return False
