@@ -116,6 +116,7 @@ class LearnedCalibration:
     name: str = "learned"
     device: str | None = None
     kernel_overhead_s: dict[str, float] = field(default_factory=dict)
+    vendors: tuple[str, ...] = ()  # of the training GPUs
 
     @classmethod
     def fit(cls, profiles: list) -> LearnedCalibration:
@@ -130,15 +131,26 @@ class LearnedCalibration:
                 if len(eff) >= 4:
                     grids[grid_key(op_class, dtype)] = fit_grid(x, y, eff)
         names = tuple(p.provenance.accelerator for p in profiles)
-        return cls(names, grids)
+        vendors = tuple(dict.fromkeys(p.reference.vendor for p in profiles))
+        return cls(names, grids, vendors=vendors)
 
     @property
     def description(self) -> str:
-        return f"learned curve across {len(self.sources)} profiled GPUs ({', '.join(self.sources)})"
+        """The curves' sources, and a warning when the bound GPU's vendor is not theirs: the
+        error measured leave-one-GPU-out (docs/validation.md) is among their vendor's GPUs,
+        whose kernels (cuBLAS, FlashAttention) another vendor's stack does not share."""
+        text = f"learned curve across {len(self.sources)} profiled GPUs ({', '.join(self.sources)})"
+        vendor = getattr(self.hardware, "vendor", None)
+        if vendor and self.vendors and vendor not in self.vendors:
+            text += (
+                f"; {vendor} is not among their vendors ({', '.join(self.vendors)}): expect a "
+                "wider error than measured leave-one-GPU-out among them"
+            )
+        return text
 
     def for_hardware(self, hardware) -> LearnedCalibration:
         """These curves bound to ``hardware``'s catalog peaks and bandwidth."""
-        return LearnedCalibration(self.sources, self.grids, hardware)
+        return LearnedCalibration(self.sources, self.grids, hardware, vendors=self.vendors)
 
     def efficiency(self, op_class, dtype, flops, nbytes, op=None, shape=None) -> np.ndarray:
         from perfmodel import DEFAULT

@@ -314,7 +314,19 @@ def test_learned_calibration_by_name_serves_a_gpu_without_a_table_and_says_so():
                          calibration="learned")  # fmt: skip
     ideal = estimate_step("llama-3.1-8b", "H100-PCIe", [(1, 4096)] * 8, quant="bf16")
     assert step.calibration_source.startswith("learned curve across 5 profiled GPUs")
+    assert "wider error" not in step.calibration_source  # an NVIDIA part, like the sources
     assert ideal.time_s < step.time_s < 3 * ideal.time_s
+
+
+def test_learned_calibration_on_another_vendors_gpu_states_a_wider_error():
+    """The curves are learned from NVIDIA GPUs; on an AMD part every answer says so."""
+    from perfmodel import estimate_step
+
+    step = estimate_step("llama-3.1-8b", "MI300X", [(1, 4096)] * 8, quant="bf16",
+                         calibration="learned")  # fmt: skip
+    assert "AMD is not among their vendors (NVIDIA): expect a wider error" in (
+        step.calibration_source
+    )
 
 
 def test_unnamed_memory_ops_pool_the_decoders_kernels_not_the_stream_copies(build):
