@@ -157,11 +157,14 @@ class LearnedCalibration:
         from perfmodel.dtypes import supported
 
         flops = np.asarray(flops, dtype=float)
-        grid = self._grid(op_class, dtype)
-        if grid is None or self.hardware is None:
-            return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
         hw = self.hardware
-        peak = hw.peak_flops(supported(dtype, hw.peak_flops))
+        if hw is None:
+            return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
+        run = supported(dtype, hw.peak_flops)  # the dtype the GPU runs (fp8 on an A100: bf16)
+        grid = self._grid(op_class, run)
+        if grid is None:
+            return DEFAULT.efficiency(op_class, dtype, flops, nbytes)
+        peak = hw.peak_flops(run)
         nbytes = np.broadcast_to(np.asarray(nbytes, dtype=float), flops.shape)
         x, y = coordinates(flops.ravel(), nbytes.ravel(), peak, hw.mem_bandwidth)
         return clip(grid(x, y).reshape(flops.shape), op_class)

@@ -285,7 +285,8 @@ def test_learned_curves_keep_each_dtype_apart(make_provenance, reference):
     each would read a blend."""
     from perfmodel.profiling.learned import LearnedCalibration
 
-    gpu = reference.model_copy(update={"peak_tflops": {"fp32": 0.1, "bf16": 0.1, "fp8": 0.2}})
+    peaks = {"fp32": 0.1, "fp16": 0.1, "bf16": 0.1, "fp8": 0.2}  # TFLOP/s
+    gpu = reference.model_copy(update={"peak_tflops": peaks})
     rows = [
         {"op": "gemm", "dtype": dtype, "m": m, "n": n, "k": n}
         for dtype in ("bf16", "fp8")
