@@ -294,8 +294,8 @@ def test_learned_curves_keep_each_dtype_apart(make_provenance, reference):
         for n in (1024, 2048, 4096)
     ]
     table = fill_counts(pd.DataFrame(rows).assign(device="Test CPU", repeats=3))
-    peaks = table["dtype"].map({"bf16": 1e11, "fp8": 2e11})
-    roof = np.maximum(table["flops"] / peaks, table["bytes"] / BW)
+    peak = table["dtype"].map({t: 1e12 * peaks[t] for t in ("bf16", "fp8")})
+    roof = np.maximum(table["flops"] / peak, table["bytes"] / BW)
     table["time_s"] = roof / table["dtype"].map({"bf16": 0.8, "fp8": 0.4})
     learned = LearnedCalibration.fit([Profile(table, make_provenance(), reference=gpu)])
     on = learned.for_hardware(gpu)
