@@ -29,16 +29,13 @@ from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
     TTFT_RSE,
     _epochs,
-    fluid_batch,
-    fluid_capacity,
-    fluid_time,
     path_draws,
     path_size,
     preempts,
     solve_path,
-    tables,
     virtual_requests,
 )
+from planner.serving.chunked_tables import fluid_batch, fluid_capacity, fluid_time, tables
 from planner.serving.simulate import run_requests
 from planner.workload import Workload
 

@@ -13,20 +13,16 @@ from planner.serving.analytic import n_cap, slots
 from planner.serving.chunked import (
     ARRIVALS_BLOCK,
     BLOCK,
-    FILL,
     _epoch_scale,
     _epochs,
     _poisson_quantile,
     draws,
-    fluid_batch,
-    fluid_capacity,
-    fluid_time,
     path_size,
     preempts,
     solve_path,
     stratified,
-    tables,
 )
+from planner.serving.chunked_tables import FILL, fluid_batch, fluid_capacity, fluid_time, tables
 from planner.serving.chunked_walk import sorted_search, walk, workspace
 from planner.serving.simulate import run_requests
 from planner.workload import Workload
