@@ -7,14 +7,13 @@ in ``to_dict()``. Bad arguments raise :class:`QueueingInputError` (a ``ValueErro
 """
 
 from queueing.batch import (
-    BaileyBulk,
-    BulkMMK,
     ContinuousBatching,
     DynamicBatching,
     FixedBatching,
     linear_batch_time,
     longest_request_batch_time,
 )
+from queueing.bulk import BaileyBulk, BulkMMK
 from queueing.clipping import ClippingOptimum, ImpatientMG1, MaxTokenQueue, token_service
 from queueing.errors import QueueingInputError
 from queueing.laws import (
