@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from perfmodel.profiling.calibrate import Roofline, clip
-from perfmodel.profiling.profile import DTYPE_FALLBACK, GPU_SIBLING
+from perfmodel.profiling.profile import GPU_SIBLING, serving_dtype
 
 #: Classes learned. Collectives are not: leave-one-GPU-out, a curve pooled over 4 GPUs' links
 #: missed the fifth by 32-83% (median), worse than the DEFAULT constant (26-86%).
@@ -170,10 +170,8 @@ class LearnedCalibration:
         return clip(grid(x, y).reshape(flops.shape), op_class)
 
     def _grid(self, op_class: str, dtype: str) -> Grid | None:
-        """The grid of ``dtype`` (fp16 as bf16), else along DTYPE_FALLBACK (fp8 → bf16)."""
-        key = "bf16" if dtype == "fp16" else dtype
-        while grid_key(op_class, key) not in self.grids and key in DTYPE_FALLBACK:
-            key = DTYPE_FALLBACK[key]
+        """The grid of ``dtype`` (fp16 as bf16), else along the profiles' dtype fallback."""
+        key = serving_dtype(lambda t: grid_key(op_class, t) in self.grids, dtype)
         return self.grids.get(grid_key(op_class, key))
 
 

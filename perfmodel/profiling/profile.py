@@ -7,6 +7,7 @@ the measured machine's `hardware_specs.Accelerator` (``to_accelerator``, ``regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -34,6 +35,21 @@ DTYPE_FALLBACK = {"fp8": "bf16", "bf16": "fp16", "fp16": "fp32", "tf32": "fp32"}
 #: On a GPU fp16 and bf16 run at one tensor-core rate: a GPU profile measured in one of them
 #: (published tables are bf16) serves the other before falling back to fp32.
 GPU_SIBLING = {"fp16": "bf16", "bf16": "fp16"}
+
+
+def serving_dtype(measured: Callable[[str], bool], dtype: str, gpu: bool = True) -> str:
+    """The dtype whose curve serves ``dtype``, given which dtypes were ``measured``: itself,
+    else its GPU sibling (fp16 ↔ bf16, one tensor-core rate; ``gpu`` only), else along
+    DTYPE_FALLBACK (fp8 → bf16 → fp16 → fp32); the last tried when none was measured."""
+    sibling = GPU_SIBLING.get(dtype) if gpu else None
+    if not measured(dtype) and sibling is not None and measured(sibling):
+        return sibling
+    key = dtype
+    while not measured(key) and key in DTYPE_FALLBACK:
+        key = DTYPE_FALLBACK[key]
+    return key
+
+
 DTYPES = tuple(TORCH_DTYPES)  # fp32, bf16, fp16, fp8
 
 
@@ -194,13 +210,8 @@ class Profile:
 
     def _dtype_key(self, op_class: str, dtype: str) -> str:
         """The dtype whose ``op_class`` curve serves ``dtype`` (see `_curve`)."""
-        sibling = GPU_SIBLING.get(dtype) if self.provenance.device_type == "cuda" else None
-        if (op_class, dtype) not in self.curves and (op_class, sibling) in self.curves:
-            return sibling
-        key = dtype
-        while (op_class, key) not in self.curves and key in DTYPE_FALLBACK:
-            key = DTYPE_FALLBACK[key]
-        return key
+        gpu = self.provenance.device_type == "cuda"
+        return serving_dtype(lambda t: (op_class, t) in self.curves, dtype, gpu)
 
     @cached_property
     def curves(self) -> calibrate.LazyCurves:

@@ -96,6 +96,16 @@ def compare_slices(
     return model.solve()
 
 
+def whole_slices(rates: np.ndarray, flows: np.ndarray, S: int):
+    """(share, whole, left) of one model's routing in slices of λ_b / S: share_bp = S y_bp /
+    λ_b, its whole slices ⌊share⌋, and each bucket's slices left to place, S − Σ_p whole."""
+    share = np.zeros_like(flows)
+    served = rates > 0
+    share[served] = S * flows[served] / rates[served, None]
+    whole = np.floor(share + 1e-9)
+    return share, whole, (S - whole.sum(axis=1)).round().astype(int)
+
+
 def packed_slices(problem: Problem, slice_factor: int, split: Solution) -> bool:
     """Whether ``split``'s replicas carry its routing in whole slices of λ_b / S: each bucket
     keeps ⌊S y_bp / λ_b⌋ slices on each pool; its remaining slices go, largest load first, to
@@ -105,15 +115,12 @@ def packed_slices(problem: Problem, slice_factor: int, split: Solution) -> bool:
     for m, d in enumerate(problem.demands):
         rates, cap = d.bucket_rates, d.capacity.rate
         served = rates > 0
-        share = np.zeros_like(split.flows[m])
-        share[served] = S * split.flows[m][served] / rates[served, None]
-        kept = np.floor(share + 1e-9)
+        _, kept, left = whole_slices(rates, split.flows[m], S)
         with np.errstate(divide="ignore", invalid="ignore"):
             unit = np.where(cap > 0, (rates / S)[:, None] / np.where(cap > 0, cap, 1.0), np.inf)
         held = (kept * np.where(np.isfinite(unit), unit, 0.0)).sum(axis=0)
         spare = np.array([pool.n_plus_one for pool in problem.pools], dtype=float)
         room = split.replicas[m] - spare * (split.replicas[m] > 0) - held
-        left = (S - kept.sum(axis=1)).round().astype(int)
         todo = np.repeat(np.arange(len(left)), np.where(served, np.maximum(left, 0), 0))
         for b in sorted(todo, key=lambda b: -np.min(unit[b])):
             fits = np.flatnonzero(unit[b] <= room + PACK_TOL)
@@ -135,10 +142,7 @@ def rounded_slices(
     for m, d in enumerate(problem.demands):
         rates = d.bucket_rates
         served = rates > 0
-        share = np.zeros_like(split.flows[m])
-        share[served] = S * split.flows[m][served] / rates[served, None]
-        k = np.floor(share + 1e-9)
-        left = (S - k.sum(axis=1)).round().astype(int)
+        share, k, left = whole_slices(rates, split.flows[m], S)
         order = np.argsort(-(share - k), axis=1, kind="stable")
         for b in np.flatnonzero(served & (left > 0)):
             k[b, order[b, : left[b]]] += 1
