@@ -19,6 +19,7 @@ from operator import mul
 import numpy as np
 
 from .calibration import MIN_EFFICIENCY, Efficiencies
+from .fused import fused_time
 from .host import HostCosts
 from .ops import build_ops, touched_fraction
 from .roofline import comm_roofline, peak
@@ -65,11 +66,13 @@ class StepTimeModel:
         kc, kl = zip(*(split(op.bytes_kv, g) for op, g in zip(ops, gates)))
         self.W0, self.W = np.array(wc), np.array(wl).T
         self.K0, self.K = np.array(kc), np.array(kl).T
+        self.FAWK = np.hstack([self.F, self.A, self.W, self.K])  # one product for the fused pass
         self.experts = np.array([op.name == "experts" for op in ops])
         self.resident = np.array([op.resident for op in ops])
         self.count = np.array([op.count for op in ops])
         self.is_comm = np.array([op.kind == "comm" for op in ops])
         self.collectives = float(self.count[self.is_comm].sum())  # per step, every layer
+        self.comm_col = np.where(self.is_comm, np.cumsum(self.is_comm) - 1, -1)
         self.inv_peak = np.array(
             [0.0 if op.kind == "comm" else 1.0 / peak(self.hardware, op.dtype) for op in ops]
         )
@@ -94,6 +97,8 @@ class StepTimeModel:
     def _gpu(self, X: np.ndarray) -> np.ndarray:
         """GPU time of the rows (the operator catalog's roofline, calibrated)."""
         X = X * self.mb
+        if self.const_eff is not None:
+            return self._fused(X)
         flops, act = X @ self.F, X @ self.A
         gate = (flops + act) > 0
         weight = X @ self.W + gate * self.W0
@@ -104,9 +109,40 @@ class StepTimeModel:
         roof = np.maximum(flops * self.inv_peak, nbytes / self.hardware.mem_bandwidth)
         if self.is_comm.any():
             roof[:, self.is_comm] = self._comm(nbytes[:, self.is_comm])
-        eff = self.const_eff if self.const_eff is not None else self._eff(flops, nbytes, X)
+        eff = self._eff(flops, nbytes, X)
         active = (flops + nbytes) > 0
         return np.where(active, roof / eff + self.overhead, 0.0).sum(axis=1) * self.factor
+
+    def _fused(self, X: np.ndarray) -> np.ndarray:
+        """``_gpu`` under constant efficiencies, in one compiled pass over the rows
+        (perfmodel.fused); the collectives' times come from ``_comm`` first."""
+        P = np.ascontiguousarray(X @ self.FAWK)
+        o = self.W0.size
+        c = np.flatnonzero(self.is_comm)
+        flops, act = P[:, c], P[:, o + c]
+        gate = (flops + act) > 0
+        nbytes = P[:, 2 * o + c] + gate * self.W0[c] + act + P[:, 3 * o + c] + gate * self.K0[c]
+        comm = self._comm(nbytes) if c.size else np.zeros((len(X), 0))
+        frac = (
+            touched_fraction(self.model, self.setup.par, X[:, 0])
+            if self.experts.any()
+            else np.zeros(len(X))
+        )
+        return fused_time(
+            P,
+            self.W0,
+            self.K0,
+            self.experts,
+            self.resident.astype(float),
+            frac,
+            self.inv_peak,
+            float(self.hardware.mem_bandwidth),
+            self.const_eff.astype(float),
+            self.overhead.astype(float),
+            np.ascontiguousarray(comm, dtype=float),
+            self.comm_col,
+            float(self.factor),
+        )
 
     def scalar(self, cols):
         """A plain-Python ``f(*x)`` equal to ``time`` on rows whose only nonzero aggregates

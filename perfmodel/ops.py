@@ -325,10 +325,11 @@ class OpBuilder:
 
 def touched_fraction(model: ModelSpec, par: Parallelism, tokens):
     """Expected fraction of a GPU's experts that ``tokens`` new tokens (per dp rank) touch in one
-    MoE layer: 1 - (1 - k/E)^T_group, T_group = tokens of every dp rank when ep > 1."""
+    MoE layer: 1 - (1 - k/E)^T_group, T_group = tokens of every dp rank when ep > 1 (as
+    -expm1(T·log1p(-k/E)): an exponential costs a tenth of a power on a long array)."""
     moe = model.moe
     group_tokens = np.asarray(tokens, dtype=float) * (par.dp if par.ep > 1 else 1)
-    return 1 - (1 - moe.top_k / moe.num_experts) ** group_tokens
+    return -np.expm1(group_tokens * np.log1p(-moe.top_k / moe.num_experts))
 
 
 def build_ops(model: ModelSpec, shape: StepShape, par: Parallelism, quant: Quant) -> list[Op]:

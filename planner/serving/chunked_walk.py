@@ -32,24 +32,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from numba import njit as _njit
 
-
-def njit(**options):
-    """numba.njit(cache=True, ...) that compiles without the on-disk cache when numba has
-    nowhere to write it (a read-only install and an unwritable HOME), instead of failing at
-    import: the cache only saves compile time at the next start."""
-
-    def decorate(func):
-        try:
-            return _njit(**options)(func)
-        except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-            if not options.get("cache") or "cannot cache" not in str(exc):
-                raise
-            return _njit(**(options | {"cache": False}))(func)
-
-    return decorate
-
+from perfmodel.jit import njit
 
 F_ROWS, I_ROWS = 13, 10  # the walk's float and integer work rows
 _LOCAL = threading.local()

@@ -3,6 +3,7 @@ step-time model and the KV capacity that both the analytic model and the simulat
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -83,6 +84,11 @@ class Engine:
             kv_bytes_per_token(s.model, s.par, s.quant),
             profile,
         )
+
+    @cached_property
+    def prepared(self) -> OrderedDict:
+        """The workloads prepared for this engine (planner.serving.prepared.prepare)."""
+        return OrderedDict()
 
     @cached_property
     def prefill_side(self) -> Engine:

@@ -3,6 +3,7 @@ per-request prefill times and the moments the analytic model needs are computed 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,8 +74,36 @@ class Prepared:
         return self.mean(self.D * (self.I + self.D + 1)) / ed if ed > 0 else self.mean(self.I)
 
 
+KEPT = 4  # prepared workloads an engine keeps (``prepare``)
+
+
 def prepare(engine: Engine, workload: Workload) -> Prepared:
-    """Set aside requests longer than the model context or than the KV capacity."""
+    """Set aside requests longer than the model context or than the KV capacity. An engine
+    keeps its last KEPT preparations, keyed on the workload's content, so that asking the
+    same replica about the same workload again (another SLO, rate or call) reuses its
+    rate-free tables, capacity and random numbers: every answer is the same, since they
+    depend on the engine and the workload only."""
+    kept, key = engine.prepared, _content(workload)
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    kept[key] = p = _prepare(engine, workload)
+    if len(kept) > KEPT:
+        kept.popitem(last=False)
+    return p
+
+
+def _content(workload: Workload) -> bytes:
+    """A digest of everything a Prepared reads from its workload."""
+    h = hashlib.blake2b(workload.name.encode(), digest_size=16)
+    for a in (workload.input_tokens, workload.output_tokens, workload.weights, workload.arrival_s):
+        a = np.ascontiguousarray(a if a is not None else np.zeros(0))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.digest()
+
+
+def _prepare(engine: Engine, workload: Workload) -> Prepared:
     total = workload.input_tokens + workload.output_tokens
     reasons = {
         f"longer than the model context ({engine.max_context} tokens)": total > engine.max_context,

@@ -118,5 +118,6 @@ def test_a_kv_bound_replica_at_90_percent_load_waits_as_long_as_the_simulator(mo
     assert sim > 0.15
     assert float(np.mean(model.ttft)) == pytest.approx(sim, rel=0.2)
     monkeypatch.setattr(analytic, "holding_spread", lambda p, bs: 1.0)
-    mmc = analytic.continuous(engine, prepare(engine, wl), rate, np.random.default_rng(0), 4096)
+    fresh = engine_for("llama-2-13b", "A100-SXM4-80GB", pm.Parallelism(tp=1), "continuous")
+    mmc = analytic.continuous(fresh, prepare(fresh, wl), rate, np.random.default_rng(0), 4096)
     assert float(np.mean(mmc.ttft)) < 0.7 * sim
