@@ -34,6 +34,12 @@ class HostCosts:
         self.gpu_scale = profile.time_scale(hardware)
 
     @property
+    def key(self) -> tuple:
+        """Everything that sets this object's times (a cache key for what is built on them)."""
+        return (self.mode, tuple(self.sizes), self.coefs, self.multi_step, self.gpu_scale,
+                self.collectives)  # fmt: skip
+
+    @property
     def adds_time(self) -> bool:
         """True when the profile changes any step's time."""
         return self.mode != "none" or any(self.coefs) or self.gpu_scale != 1.0

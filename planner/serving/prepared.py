@@ -79,11 +79,12 @@ KEPT = 4  # prepared workloads an engine keeps (``prepare``)
 
 def prepare(engine: Engine, workload: Workload) -> Prepared:
     """Set aside requests longer than the model context or than the KV capacity. An engine
-    keeps its last KEPT preparations, keyed on the workload's content, so that asking the
-    same replica about the same workload again (another SLO, rate or call) reuses its
-    rate-free tables, capacity and random numbers: every answer is the same, since they
-    depend on the engine and the workload only."""
-    kept, key = engine.prepared, _content(workload)
+    keeps its last KEPT preparations, keyed on the workload's content and the engine's host
+    terms, so that asking the same replica about the same workload again (another SLO, rate
+    or call) reuses its rate-free tables, capacity and random numbers: every answer is the
+    same, since they depend on the engine and the workload only."""
+    host = engine.steps.host  # a fit swaps it on a built replica (planner.fit)
+    kept, key = engine.prepared, (_content(workload), host.key if host is not None else None)
     if key in kept:
         kept.move_to_end(key)
         return kept[key]

@@ -40,3 +40,16 @@ def test_a_repeated_max_rate_equals_the_first_answer_on_a_fresh_engine():
     )
     assert first.rate == again.rate == fresh.rate > 0
     assert again.at_rate.to_dict() == fresh.at_rate.to_dict()
+
+
+def test_new_host_terms_on_a_built_replica_prepare_afresh():
+    """The engine fit swaps host terms on a built replica (planner.fit): its tables must not
+    come from the terms before."""
+    from hardware_specs.engines import Host, get_engine
+    from perfmodel.host import HostCosts
+
+    engine = engine_for("llama-2-7b", "A10G", pm.Parallelism(), "chunked", engine="vllm-v1")
+    before = prepare(engine, Workload.fixed(512, 128))
+    prof = get_engine("vllm-v1").model_copy(update={"host": Host(step_s=0.05)})
+    engine.steps.host = HostCosts(prof, engine.hardware, engine.steps.collectives)
+    assert prepare(engine, Workload.fixed(512, 128)) is not before
