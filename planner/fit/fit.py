@@ -26,15 +26,19 @@ from scipy import optimize
 from hardware_specs.engines import EngineProfile, get_engine
 from perfmodel.host import HostCosts
 
-from .predict import build, predict, profile_name, profile_overrides, setup_of
+from .predict import build, eager, predict, profile_name, profile_overrides, setup_of
 from .records import Measurement
 
-HOST = ("step_s", "per_seq_s", "per_token_s", "per_collective_s")
-UNIT = {"step_s": 1e-3, "per_seq_s": 1e-6, "per_token_s": 1e-6, "per_collective_s": 1e-6}
-UPPER = {"step_s": 200.0, "per_seq_s": 2000.0, "per_token_s": 200.0, "per_collective_s": 500.0}
-START = {"step_s": 1.0, "per_seq_s": 10.0, "per_token_s": 1.0, "per_collective_s": 5.0}
+HOST = ("step_s", "per_seq_s", "per_token_s", "per_collective_s", "eager_step_s")
+UNIT = {"step_s": 1e-3, "per_seq_s": 1e-6, "per_token_s": 1e-6, "per_collective_s": 1e-6,
+        "eager_step_s": 1e-3}  # fmt: skip
+UPPER = {"step_s": 200.0, "per_seq_s": 2000.0, "per_token_s": 200.0, "per_collective_s": 500.0,
+         "eager_step_s": 200.0}  # fmt: skip
+START = {"step_s": 1.0, "per_seq_s": 10.0, "per_token_s": 1.0, "per_collective_s": 5.0,
+         "eager_step_s": 1.0}  # fmt: skip
 CLIP = math.log(10.0)
 F_SCALE = 0.1
+RESTARTS, RESTART_GAIN = 2, 0.01  # restarts from the solution while the cost falls by > 1%
 
 
 class FitError(ValueError):
@@ -118,12 +122,16 @@ class Layout:
 
     @classmethod
     def of(cls, pts: list[Point], fit_scale: bool) -> Layout:
-        """Every engine's host terms (per_collective_s only where its rows have TP > 1);
-        an engine with fewer distinct runs than its terms keeps its prior."""
+        """Every engine's host terms (per_collective_s only where its rows have TP > 1;
+        eager_step_s only where some of its runs had CUDA graphs and some did not, the
+        contrast that tells it from step_s); an engine with fewer distinct runs than its
+        terms keeps its prior."""
         host, unfitted = [], {}
         for n in sorted({p.profile for p in pts}):
             own = [p for p in pts if p.profile == n]
-            terms = [h for h in HOST if h != "per_collective_s" or any(p.row.tp > 1 for p in own)]
+            modes = {eager(p.row) for p in own}
+            terms = [h for h in HOST if (h != "per_collective_s" or any(p.row.tp > 1 for p in own))
+                     and (h != "eager_step_s" or len(modes) == 2)]  # fmt: skip
             runs = len({run_of(p.row) for p in own})
             if runs < len(terms):
                 unfitted[n] = f"{runs} distinct runs for {len(terms)} host terms; prior kept"
@@ -215,9 +223,25 @@ def fit(
     def fun(x):
         return w * residuals(pts, *layout.unpack(x, base))
 
+    sol = _solve(fun, x0, lo, hi, max_nfev, layout.sparsity(pts))
+    for _ in range(RESTARTS):  # a fresh trust region: the objective is not smooth
+        again = _solve(fun, sol.x, lo, hi, max_nfev, layout.sparsity(pts))
+        better = again.cost < (1 - RESTART_GAIN) * sol.cost
+        sol = again if again.cost < sol.cost else sol
+        if not better:
+            break
+    profs, scales = layout.unpack(sol.x, base)  # engines without enough runs keep the prior
+    at_bound = [lab for lab, v, a, b in zip(labels, sol.x, lo, hi) if v >= b - 1e-9 * max(1, b)]
+    table = residual_table(pts, profs, scales)
+    return FitResult(profs, scales, table, at_bound, bool(sol.success), sol.message,
+                     layout.unfitted)  # fmt: skip
+
+
+def _solve(fun, x0, lo, hi, max_nfev: int, sparsity):
+    """One run of scipy's trust-region least squares with the module's robust loss."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sol = optimize.least_squares(
+        return optimize.least_squares(
             fun,
             x0,
             bounds=(lo, hi),
@@ -226,13 +250,8 @@ def fit(
             x_scale=np.maximum(x0, 1),
             diff_step=0.05,
             max_nfev=max_nfev,
-            jac_sparsity=layout.sparsity(pts),
+            jac_sparsity=sparsity,
         )
-    profs, scales = layout.unpack(sol.x, base)  # engines without enough runs keep the prior
-    at_bound = [lab for lab, v, a, b in zip(labels, sol.x, lo, hi) if v >= b - 1e-9 * max(1, b)]
-    table = residual_table(pts, profs, scales)
-    return FitResult(profs, scales, table, at_bound, bool(sol.success), sol.message,
-                     layout.unfitted)  # fmt: skip
 
 
 def residual_table(pts, profs, scales) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 import perfmodel as pm
-from hardware_specs.engines import EngineProfile
+from hardware_specs.engines import EngineProfile, Graphs
 from planner.serving import SLO, ServingReport, engine_for, max_rate_under_slo, prepare
 from planner.serving.analytic import n_cap
 from planner.serving.api import analyze
@@ -118,7 +118,7 @@ def parse_slo(text: str) -> SLO:
 
 SCHEDULER_SETTINGS = ("max_num_seqs", "max_num_batched_tokens", "token_budget",
                       "memory_utilization", "block_size")  # fmt: skip
-SETTINGS = (*SCHEDULER_SETTINGS, "chunked_prefill", "num_scheduler_steps")
+SETTINGS = (*SCHEDULER_SETTINGS, "chunked_prefill", "num_scheduler_steps", "enforce_eager")
 
 
 def settings(row: Measurement) -> dict[str, str]:
@@ -149,9 +149,20 @@ def setup_of(row: Measurement) -> Setup:
 
 
 def profile_overrides(setup: Setup) -> dict:
-    """Engine-profile fields a setup's settings change (multi-step scheduling)."""
-    steps = dict(setup.settings).get("num_scheduler_steps")
-    return {"multi_step": int(steps)} if steps else {}
+    """Engine-profile fields a setup's settings change: multi-step scheduling, and eager
+    mode (``enforce_eager=true``: no CUDA graph, so no padding, and every step pays the
+    profile's ``eager_step_s``; also vLLM before 0.2.5, which had no graphs)."""
+    given = dict(setup.settings)
+    steps = given.get("num_scheduler_steps")
+    out: dict = {"multi_step": int(steps)} if steps else {}
+    if given.get("enforce_eager", "false").lower() == "true":
+        out["graphs"] = Graphs(mode="none")
+    return out
+
+
+def eager(row: Measurement) -> bool:
+    """Whether the row's run had no CUDA graphs (``enforce_eager=true``)."""
+    return dict(setup_of(row).settings).get("enforce_eager", "false").lower() == "true"
 
 
 def scheduler_of(setup: Setup, profile: EngineProfile, hardware) -> dict | None:

@@ -116,8 +116,24 @@ def test_row_settings_change_the_replica_and_unknown_ones_are_named():
     replica = build(setup_of(r), get_engine("vllm-0.6"))
     sched = replica.scheduler
     assert (sched.kind, sched.token_budget, sched.max_num_seqs) == ("chunked", 1024, 64)
-    with pytest.raises(ValueError, match=r"enforce_eager=true.*not modelled"):
-        setup_of(row(load="offline", metric="output_tok_s", settings="enforce_eager=true"))
+    with pytest.raises(ValueError, match=r"speculative_model=x.*not modelled"):
+        setup_of(row(load="offline", metric="output_tok_s", settings="speculative_model=x"))
+
+
+def test_an_eager_run_has_no_graph_padding_and_pays_the_eager_step_time():
+    """enforce_eager=true (and vLLM before 0.2.5): a decode of 57 sequences runs its linear
+    layers at 57, not at the captured 64, and pays eager_step_s on top of step_s."""
+    prof = get_engine("vllm-0.2").model_copy(update={"gpu_time_scale": {}})
+    costly = prof.model_copy(update={"host": Host(step_s=2e-3, eager_step_s=5e-3)})
+    offline, eager = (row(load="offline", metric="output_tok_s", settings=s)
+                      for s in ("", "enforce_eager=true"))  # fmt: skip
+    bare = build(setup_of(eager), prof.model_copy(update={"host": Host()})).steps
+    decode = bare.shape_rows(57, 1, 1000)
+    gpu = bare.time(decode)[0]
+    assert build(setup_of(eager), costly).steps.time(decode)[0] == pytest.approx(gpu + 7e-3)
+    padded = build(setup_of(offline), costly).steps.time(decode)[0] - 2e-3  # graphed: no eager
+    at_64 = bare.time(bare.shape_rows(64, 1, 1000))[0]  # linear layers and attention at 64
+    assert gpu * 1.001 < padded < at_64  # linear layers at 64, attention at 57
 
 
 def test_multi_step_pays_host_once_per_k_decode_steps_and_streams_in_bursts():
