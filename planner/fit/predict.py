@@ -155,14 +155,18 @@ def profile_overrides(setup: Setup) -> dict:
     given = dict(setup.settings)
     steps = given.get("num_scheduler_steps")
     out: dict = {"multi_step": int(steps)} if steps else {}
-    if given.get("enforce_eager", "false").lower() == "true":
+    if _eager(given):
         out["graphs"] = Graphs(mode="none")
     return out
 
 
 def eager(row: Measurement) -> bool:
     """Whether the row's run had no CUDA graphs (``enforce_eager=true``)."""
-    return dict(setup_of(row).settings).get("enforce_eager", "false").lower() == "true"
+    return _eager(settings(row))
+
+
+def _eager(given: dict[str, str]) -> bool:
+    return given.get("enforce_eager", "false").lower() == "true"
 
 
 def scheduler_of(setup: Setup, profile: EngineProfile, hardware) -> dict | None:
