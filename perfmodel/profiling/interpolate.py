@@ -46,6 +46,7 @@ def plane_interpolator(pts: np.ndarray, eff: np.ndarray, log: bool = False):
         return None if plane is None else (lambda q: 10.0 ** plane(q))
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
     from scipy.spatial import ConvexHull, QhullError
+    from threadpoolctl import threadpool_limits
 
     pts, eff = _mean_duplicates(pts, eff)
     if len(pts) < 3 or np.linalg.matrix_rank(pts - pts.mean(axis=0), tol=1e-6) < 2:
@@ -55,6 +56,11 @@ def plane_interpolator(pts: np.ndarray, eff: np.ndarray, log: bool = False):
         edges = pts[ConvexHull(pts).simplices]
     except QhullError:
         return None
+    # scipy computes the barycentric transforms (one 2x2 LAPACK call per triangle) on first
+    # use; with pooled BLAS threads on a busy machine that took 30-180 s instead of 0.1 s
+    # (docs/profiling.md), so compute them now on one thread.
+    with threadpool_limits(1):
+        _ = linear.tri.transform
     nearest = NearestNDInterpolator(pts, eff)
     centre = pts.mean(axis=0)
 
