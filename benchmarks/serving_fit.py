@@ -7,6 +7,8 @@ one source out.
 --loso      every source predicted from a fit on the others (planner.fit.loso): the table per
             point, the summary per metric class, the 80% bands and their nested coverage;
             the per-point table is saved to docs/data/serving-fit-loso.csv.
+--cache     folder of the finished LOSO folds (default build/loso-folds): a stopped run
+            resumes from them; they are keyed on the data and code, so a change starts afresh.
 --write     fit on every row and write the host terms, GPU-time scales and the fit's
             provenance into hardware_specs/data/engines/*.yaml, and the LOSO bands into
             planner/fit/data/bands.yaml (from this run's --loso, else from the saved table).
@@ -35,6 +37,7 @@ from planner.fit.validate import metric_class, summarize, validate_serving
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = DATA.parent / "bands.yaml"
 LOSO_CSV = ROOT / "docs" / "data" / "serving-fit-loso.csv"
+FOLDS = ROOT / "build" / "loso-folds"
 
 
 def priors() -> dict:
@@ -76,6 +79,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="processes for the LOSO folds")
+    ap.add_argument("--cache", type=Path, default=FOLDS, help="folder of finished LOSO folds")
     ap.add_argument("--no-gpu-scale", action="store_true", help="fit host terms only")
     ap.add_argument(
         "--unfitted", action="store_true", help="predict every row with the unfitted priors only"
@@ -116,7 +120,9 @@ def main() -> None:
     print(summarize(full.table).to_markdown(index=False, floatfmt=".3g"))
     loso = None
     if args.loso:
-        loso = leave_one_source_out(rows, priors(), fit_scale=scale, jobs=args.jobs)
+        loso = leave_one_source_out(
+            rows, priors(), fit_scale=scale, jobs=args.jobs, cache=args.cache
+        )
         LOSO_CSV.parent.mkdir(parents=True, exist_ok=True)
         loso.table.to_csv(LOSO_CSV, index=False, float_format="%.5g")
         print(loso.summary.to_markdown(index=False, floatfmt=".3g"))

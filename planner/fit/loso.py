@@ -6,12 +6,20 @@ predicted: the held-out ratio predicted / measured of every row. The 80% band of
 class (throughput, latency) is the 10th-90th percentile of those held-out ratios r: a
 prediction P then brackets the measurement by [P / r90, P / r10]. Coverage is checked the
 same way, nested: the band used for source s comes from the other sources' ratios only.
+
+With a ``cache`` folder every fold is saved as it finishes (``<key>-<source>.csv``, the key a
+digest of the rows, the priors, the fit options and the source code of capplan's packages), so
+a run that was stopped resumes with the folds it had finished, and any change of data or code
+starts afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,21 +73,84 @@ def leave_one_source_out(
     priors: dict[str, EngineProfile],
     fit_scale: bool = False,
     jobs: int = 1,
+    cache: Path | None = None,
 ) -> Loso:
     """Held-out predictions of every source (module docstring); ``priors`` are the unfitted
     profiles (host terms the fit starts from and engines without data keep). The folds run
-    in ``jobs`` processes."""
+    in ``jobs`` processes; with ``cache``, finished folds are saved there and reused."""
     sources = sorted({r.source for r in rows})
-    args = [(rows, s, priors, fit_scale) for s in sources]
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    files = FoldFiles(cache, rows, priors, fit_scale) if cache is not None else None
+    parts = {s: files.load(s) for s in sources if files and files.has(s)}
+    todo = [s for s in sources if s not in parts]
+    if jobs > 1 and len(todo) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(jobs) as pool:
-            parts = list(pool.map(held_out, *zip(*args)))
+            futures = {pool.submit(held_out, rows, s, priors, fit_scale): s for s in todo}
+            for done in as_completed(futures):
+                parts[futures[done]] = _saved(files, futures[done], done.result())
     else:
-        parts = [held_out(*a) for a in args]
-    table = pd.concat([p for p in parts if p is not None], ignore_index=True)
+        for s in todo:
+            parts[s] = _saved(files, s, held_out(rows, s, priors, fit_scale))
+    found = [parts[s] for s in sources if parts[s] is not None]
+    table = pd.concat(found, ignore_index=True)
     return Loso(table, summarize(table), bands_of(table), nested_coverage(table))
+
+
+def _saved(files: FoldFiles | None, source: str, part: pd.DataFrame | None):
+    if files is not None:
+        files.save(source, part)
+    return part
+
+
+def code_files() -> list[Path]:
+    """capplan's source and catalog files, but the engine profiles and the fit's own data
+    (the priors and rows stand for them: ``--write`` rewrites the profiles and bands)."""
+    root = Path(__file__).resolve().parents[2]
+    skip = (root / "hardware_specs" / "data" / "engines", root / "planner" / "fit" / "data")
+    out = []
+    for pkg in ("perfmodel", "hardware_specs", "queueing", "planner"):
+        for f in sorted((root / pkg).rglob("*")):
+            kept = f.suffix in (".py", ".yaml", ".json", ".csv") and "__pycache__" not in f.parts
+            if kept and not any(f.is_relative_to(d) for d in skip):
+                out.append(f)
+    return out
+
+
+class FoldFiles:
+    """The saved folds of one LOSO run: one CSV per held-out source (empty: nothing to
+    predict), named by a digest of the rows, priors, options and `code_files`."""
+
+    def __init__(self, folder: Path, rows, priors, fit_scale: bool) -> None:
+        h = hashlib.blake2b(digest_size=8)
+        for r in rows:
+            h.update(r.model_dump_json().encode())
+        for name in sorted(priors):
+            h.update(priors[name].model_dump_json().encode())
+        h.update(str(fit_scale).encode())
+        for f in code_files():
+            h.update(f.read_bytes())
+        self.folder, self.key = Path(folder), h.hexdigest()
+
+    def path(self, source: str) -> Path:
+        return self.folder / f"{self.key}-{re.sub(r'[^A-Za-z0-9_.-]', '_', source)}.csv"
+
+    def has(self, source: str) -> bool:
+        return self.path(source).exists()
+
+    def load(self, source: str) -> pd.DataFrame | None:
+        p = self.path(source)
+        return pd.read_csv(p) if p.stat().st_size else None
+
+    def save(self, source: str, part: pd.DataFrame | None) -> None:
+        """Write through a temporary name, so a stopped run leaves no half-written fold."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(source).with_suffix(".tmp")
+        if part is None:
+            tmp.write_text("")
+        else:
+            part.to_csv(tmp, index=False)
+        tmp.replace(self.path(source))
 
 
 def nested_coverage(table: pd.DataFrame) -> dict[str, float]:
