@@ -57,8 +57,8 @@ def plane_interpolator(pts: np.ndarray, eff: np.ndarray, log: bool = False):
     except QhullError:
         return None
     # scipy computes the barycentric transforms (one 2x2 LAPACK call per triangle) on first
-    # use; with pooled BLAS threads on a busy machine that took 30-180 s instead of 0.1 s
-    # (docs/profiling.md), so compute them now on one thread.
+    # use; on pooled BLAS threads a busy machine was once seen to take 30-180 s for them,
+    # and one thread measured 3-9x faster under load (docs/profiling.md): compute them now.
     with threadpool_limits(1):
         _ = linear.tri.transform
     nearest = NearestNDInterpolator(pts, eff)
