@@ -53,6 +53,7 @@ def tables(engine: Engine, p: Prepared, top: int) -> ChunkTables:
     n = np.arange(top + 1, dtype=float)
     q = np.maximum(budget - n, 1)
     k = q[:, None] * FILL[None, :]
+    k[0, 0] = 1.0  # no iteration holds nothing: fill 0 without decodes is one prompt token
     i2 = p.mean(p.I**2) / p.mean(p.I)
     rows = engine.mixed_rows(
         n[:, None, None],

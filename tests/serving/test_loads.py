@@ -124,6 +124,21 @@ def test_equal_requests_under_chunked_prefill_rotate_in_groups_as_in_the_simulat
     assert a.tpot_mean_s == pytest.approx(s.tpot.mean, rel=0.02)
 
 
+def test_one_client_of_varied_prompts_under_chunked_prefill_waits_for_its_prompt_alone():
+    """One client never shares an iteration: its TTFT is the mean time of its prompt prefilled
+    alone (one 8192-token chunk, chat prompts are shorter), summed here step by step. The
+    chunked table had read a lone short prompt between an empty iteration and a 512-token
+    one, with no weight read at the low end (0.85x)."""
+    prof = get_engine("vllm-v1").model_copy(update={"host": Host(), "gpu_time_scale": {}})
+    rep = engine_for("llama-3.1-8b", "H100-SXM", engine=prof)
+    wl = Workload.bundled("chat")
+    ins, _ = wl.sample(400, np.random.default_rng(3))
+    assert ins.max() < rep.scheduler.token_budget
+    alone = [float(rep.steps.time(rep.mixed_rows(0, 0, i, 0, 1.0))[0]) for i in ins]
+    a = closed_loop(rep, prepare(rep, wl), 1)
+    assert a.ttft_mean_s == pytest.approx(np.mean(alone), rel=0.10)
+
+
 def test_a_few_clients_with_long_requests_that_fit_the_kv_cache_never_jam_it():
     """8 clients of ~20k-token prompts on one H100 (vLLM V1, KV for ~450k tokens): at most
     8 requests are ever held, so KV never binds, though the open model at the same rate sees
