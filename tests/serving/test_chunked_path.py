@@ -104,6 +104,21 @@ def test_path_obeys_lindley_the_decode_spans_and_the_iteration_table():
     assert path.preemptions == 0  # 80 GB holds the batch: nothing to preempt (as simulated)
 
 
+def test_iteration_table_reads_a_few_prompt_tokens_beside_the_decodes_as_the_step_model():
+    """128 decodes of Llama-3.1-8B on an H100 (8192-token budget) plus k prompt tokens: the
+    GEMMs turn from memory- to compute-bound within the first few hundred tokens, a convex
+    bend that fills 512 tokens apart read up to 11% slow (k = 200); the table is read here
+    against the step model evaluated at each k."""
+    e = Engine.build("llama-3.1-8b", "H100-SXM", engine="vllm-v1")
+    p = prepare(e, Workload.bundled("chat"))
+    tab, n = tables(e, p, 256), 128
+    i2, ei = p.mean(p.I**2) / p.mean(p.I), p.mean(p.I)
+    for k in (16, 50, 123, 200, 400, 1000, 3000):
+        row = e.mixed_rows(n, tab.ctx, k, max(i2 / 2 - k / 2, 0), min(k / ei, 1))
+        direct = float(e.steps.time(row)[0])
+        assert tab.at(np.array([n]), k / tab.q[n])[0] == pytest.approx(direct, rel=0.04), k
+
+
 def test_preemptions_keep_lindley_for_the_arrival_stream():
     """Llama-2-7B on an A10G at 75% load runs out of KV and preempts running decodes; their
     recompute goes first and holds the queue while it waits for KV, which Q, the stream's
