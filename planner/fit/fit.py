@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from scipy.optimize._numdiff import approx_derivative  # least_squares' own differences
 
 from hardware_specs.engines import EngineProfile, get_engine
 from perfmodel.host import HostCosts
@@ -39,6 +40,7 @@ START = {"step_s": 1.0, "per_seq_s": 10.0, "per_token_s": 1.0, "per_collective_s
 CLIP = math.log(10.0)
 F_SCALE = 0.1
 RESTARTS, RESTART_GAIN = 2, 0.01  # restarts from the solution while the cost falls by > 1%
+STEP = 0.05  # finite-difference step, relative to max(|x|, the parameter's typical size)
 
 
 class FitError(ValueError):
@@ -220,12 +222,25 @@ def fit(
     x0, lo, hi = layout.bounds()
     w = source_weights(pts)
 
-    def fun(x):
-        return w * residuals(pts, *layout.unpack(x, base))
+    last: dict = {}
+    sparsity, typical = layout.sparsity(pts), np.maximum(x0, 1.0)
 
-    sol = _solve(fun, x0, lo, hi, max_nfev, layout.sparsity(pts))
+    def fun(x):
+        last["x"], last["f"] = x.copy(), w * residuals(pts, *layout.unpack(x, base))
+        return last["f"]
+
+    def jac(x):
+        """Forward differences of 5% of max(|x|, typical size), one engine's terms and the
+        GPU scales perturbed together (``sparsity``). scipy's relative step falls back to
+        1.5e-8 at x = 0, where the scales start (log 1): the model's discrete parts (search
+        tolerances, whole sequences) then read as slopes of ~1,000."""
+        f0 = last["f"] if "x" in last and np.array_equal(last["x"], x) else None
+        return approx_derivative(fun, x, abs_step=STEP * np.maximum(np.abs(x), typical),
+                                 f0=f0, bounds=(lo, hi), sparsity=sparsity)  # fmt: skip
+
+    sol = _solve(fun, jac, x0, lo, hi, max_nfev)
     for _ in range(RESTARTS):  # a fresh trust region: the objective is not smooth
-        again = _solve(fun, sol.x, lo, hi, max_nfev, layout.sparsity(pts))
+        again = _solve(fun, jac, sol.x, lo, hi, max_nfev)
         better = again.cost < (1 - RESTART_GAIN) * sol.cost
         sol = again if again.cost < sol.cost else sol
         if not better:
@@ -237,20 +252,19 @@ def fit(
                      layout.unfitted)  # fmt: skip
 
 
-def _solve(fun, x0, lo, hi, max_nfev: int, sparsity):
+def _solve(fun, jac, x0, lo, hi, max_nfev: int):
     """One run of scipy's trust-region least squares with the module's robust loss."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return optimize.least_squares(
             fun,
             x0,
+            jac=jac,
             bounds=(lo, hi),
             loss="soft_l1",
             f_scale=F_SCALE,
             x_scale=np.maximum(x0, 1),
-            diff_step=0.05,
             max_nfev=max_nfev,
-            jac_sparsity=sparsity,
         )
 
 

@@ -34,9 +34,12 @@ def row(**k) -> Measurement:
     return Measurement(**(base | k))
 
 
-def synthetic(host: Host) -> list[Measurement]:
-    """Rows whose values capplan computes under vllm-0.6 with the given host terms."""
-    prof = get_engine("vllm-0.6").model_copy(update={"host": host})
+def synthetic(host: Host, scale: float = 1.0) -> list[Measurement]:
+    """Rows whose values capplan computes under vllm-0.6 with the given host terms (and GPU
+    time scaled by ``scale`` on the H100)."""
+    prof = get_engine("vllm-0.6").model_copy(
+        update={"host": host, "gpu_time_scale": {"H100-SXM": scale}}
+    )
     out = []
     for spec in LOADS:
         r = row(**spec)
@@ -50,6 +53,14 @@ def test_fit_recovers_known_host_terms_from_their_predictions():
     for name in ("step_s", "per_seq_s", "per_token_s"):
         assert getattr(got, name) == pytest.approx(getattr(TRUE, name), rel=0.05), name
     assert res.table.ratio.sub(1).abs().max() < 1e-3
+
+
+def test_fit_recovers_a_gpu_time_scale_that_starts_at_its_log_zero():
+    """The scales are fitted as log(scale) from 0 (scale 1): 1.3 on the H100 comes back
+    within 5% beside the host terms."""
+    res = fit(synthetic(TRUE, scale=1.3), fit_scale=True)
+    assert res.scales["H100-SXM"] == pytest.approx(1.3, rel=0.05)
+    assert res.table.ratio.sub(1).abs().median() < 0.01
 
 
 def test_fewer_runs_than_parameters_is_refused_with_the_number_needed():
