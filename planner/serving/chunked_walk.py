@@ -253,11 +253,14 @@ def walk(
 
 @njit(cache=True, inline="always")
 def _time(flat, width, n, fill):
-    """T[n, fill] of the raveled table, linear in the fill (in [0, 1])."""
-    x = fill * (width - 1)
-    i = min(int(x), width - 2)
+    """T[n, fill] of the raveled table, linear in the fill (in [0, 1]) between the grid's
+    fills (i / (width - 1))² (chunked_tables.FILL)."""
+    m = width - 1
+    f = min(max(fill, 0.0), 1.0)
+    i = min(int(np.sqrt(f) * m), m - 1)
+    lo, hi = (i / m) ** 2, ((i + 1) / m) ** 2
     b = n * width + i
-    return flat[b] + (x - i) * (flat[b + 1] - flat[b])
+    return flat[b] + (f - lo) / (hi - lo) * (flat[b + 1] - flat[b])
 
 
 @njit(cache=True, inline="always")

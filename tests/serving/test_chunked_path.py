@@ -104,11 +104,6 @@ def test_path_obeys_lindley_the_decode_spans_and_the_iteration_table():
     assert path.preemptions == 0  # 80 GB holds the batch: nothing to preempt (as simulated)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fills 512 tokens apart read k = 200 11% slow; denser fills ((i/16)^2) fixed it but "
-    "stopped the engine fit at its start (docs/serving-engines.md)",
-)
 def test_iteration_table_reads_a_few_prompt_tokens_beside_the_decodes_as_the_step_model():
     """128 decodes of Llama-3.1-8B on an H100 (8192-token budget) plus k prompt tokens: the
     GEMMs turn from memory- to compute-bound within the first few hundred tokens, a convex
