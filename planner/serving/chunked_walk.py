@@ -35,7 +35,7 @@ import numpy as np
 
 from perfmodel.jit import njit
 
-F_ROWS, I_ROWS = 13, 10  # the walk's float and integer work rows
+F_ROWS, I_ROWS = 13, 11  # the walk's float and integer work rows
 _LOCAL = threading.local()
 
 
@@ -55,7 +55,7 @@ def workspace(L: int, m: int, n0: int, longest: int) -> tuple[np.ndarray, np.nda
 @njit(cache=True, error_model="numpy")
 def walk(
     ep, cum, size, span, flat, dflat, c0, qs, L, rate, kv, cap, bs, idle, init_left, init_held,
-    fb, ib, scale=1.0,
+    fb, ib, scale=1.0, clients=0, think=0.0,
 ):  # fmt: skip
     """Per iteration: length g; the length had the arrival stream used all of its capacity
     (what a tagged request waiting behind the stream's backlog sees); decodes N; prompt
@@ -69,7 +69,13 @@ def walk(
     context, ``qs`` the chunk q(n), ``bs`` the KV slack of a sequence, ``ep`` the arrival
     epochs on the clock t = rate * time (times ``scale``); ``fb``, ``ib`` the work rows
     (``workspace``). Only the arrivals the path reaches are touched, so ``ep`` and the
-    arrays of sizes may run far past it."""
+    arrays of sizes may run far past it.
+
+    ``clients`` > 0 makes the arrivals a closed loop (rate and scale 1, so the clock is
+    time): ``ep`` is written, not read, the first ``clients`` arrivals at 0 (with no decodes
+    running at the start) and each next one ``think`` seconds after a sequence's last decode
+    ends (its client's next request, joining the first iteration that starts at or after
+    it); ``ep`` must be +inf beyond them."""
     top = qs.size - 1
     width = flat.size // qs.size
     # fast paths of _time at fills 0 and 1 (most iterations are decode-only): exact
@@ -97,6 +103,10 @@ def walk(
     left = ib[7, :ids]  # decodes left after a preemption
     stack = ib[8, :ids]  # decoding sequences by start (newest on top)
     queue = ib[9, :ids]  # preempted sequences (front on top)
+    fin = ib[10, :w]  # sequences whose decodes end before each iteration (their last token)
+    fin[:] = 0
+    issued = min(clients, m)  # closed loop: arrivals issued
+    ep[:issued] = 0.0
     # an arrival's rows are set as it arrives (the draws run far past a path's arrivals)
     sp = nq = 0
     held = 0.0
@@ -106,6 +116,7 @@ def walk(
         base[s], stop[s] = init_held[i] + bs, init_left[i]
         delta[0] += 1
         delta[stop[s]] -= 1
+        fin[stop[s]] += 1
         freed[stop[s]] += base[s] + stop[s]
         held += base[s]
         stack[sp] = s
@@ -116,6 +127,10 @@ def walk(
     for j in range(L):
         N += delta[j]
         held -= freed[j]
+        if clients > 0:  # the clients of the sequences that ended send their next requests
+            for _ in range(min(fin[j], m - issued)):
+                ep[issued] = clock + think
+                issued += 1
         while arrived < m and ep[arrived] * scale <= t:
             s = arrived
             first[s], base[s], ctx[s], start[s], stop[s], left[s] = -1, 0.0, 0.0, 0, 0, 0
@@ -141,6 +156,7 @@ def walk(
                 held -= base[v] + gen
                 N -= 1
                 delta[stop[v]] += 1
+                fin[stop[v]] -= 1
                 freed[stop[v]] -= base[v] + stop[v] - start[v]
                 ctx[v], left[v] = base[v] - bs + gen, stop[v] - j
                 queue[nq], nq = v, nq + 1
@@ -158,7 +174,7 @@ def walk(
             rp_done += x
             room -= x
             if rp_done >= ctx[rp] - 1e-9:
-                _begin(rp, j, ctx[rp] + bs, left[rp], base, start, stop, delta, freed, first)
+                _begin(rp, j, ctx[rp] + bs, left[rp], base, start, stop, delta, fin, freed, first)
                 stack[sp], sp, joining = rp, sp + 1, joining + 1
                 pend += ctx[rp] + bs
                 rp = -1
@@ -181,7 +197,7 @@ def walk(
             x = min(room, ctx[h])
             room -= x
             if x >= ctx[h] - 1e-9:
-                _begin(h, j, ctx[h] + bs, left[h], base, start, stop, delta, freed, first)
+                _begin(h, j, ctx[h] + bs, left[h], base, start, stop, delta, fin, freed, first)
                 stack[sp], sp, joining = h, sp + 1, joining + 1
                 pend += ctx[h] + bs
             else:
@@ -223,6 +239,7 @@ def walk(
             base[done], start[done], stop[done] = kv_s, j + 1, j + 1 + d_s
             delta[j + 1] += 1
             delta[j + 1 + d_s] -= 1
+            fin[j + 1 + d_s] += 1
             freed[j + 1 + d_s] += kv_s + d_s
             stack[sp], sp, done = done, sp + 1, done + 1
         k = q - room
@@ -264,7 +281,7 @@ def _time(flat, width, n, fill):
 
 
 @njit(cache=True, inline="always")
-def _begin(s, j, kv, d, base, start, stop, delta, freed, first):
+def _begin(s, j, kv, d, base, start, stop, delta, fin, freed, first):
     """Sequence s, holding kv tokens, decodes in iterations j + 1 .. j + d (its first token
     ends iteration j unless it had one before its preemption)."""
     if s < first.size and first[s] < 0:
@@ -272,6 +289,7 @@ def _begin(s, j, kv, d, base, start, stop, delta, freed, first):
     base[s], start[s], stop[s] = kv, j + 1, j + 1 + d
     delta[j + 1] += 1
     delta[j + 1 + d] -= 1
+    fin[j + 1 + d] += 1
     freed[j + 1 + d] += kv + d
 
 

@@ -13,7 +13,10 @@
   With one request size and no think time the clients move in lockstep (all C finish in the
   same iteration and send again together; the simulator shows it, and so do benchmarks with
   fixed lengths): the loop is a sequence of static batches of k = min(C, slots) requests,
-  X = k / T_batch(k), E2E = C / X, TTFT = E2E - the batch's decode time.
+  X = k / T_batch(k), E2E = C / X, TTFT = E2E - the batch's decode time. Under chunked
+  prefill (requests of several sizes, or think time) the loop is walked on the iteration
+  path with its own arrivals instead (planner.serving.chunked_closed): no open-model
+  approximation, and the means and percentiles are those of the requests on the path.
 - ``static_batch``: one batch of B equal requests (``generate()`` at batch B): the prompts
   are prefilled in iterations of at most max_num_batched_tokens, then every decode step runs
   the whole batch at its growing context: T = sum_k t_pre(k prompts) + sum_j t_d(B, I + j).
@@ -27,7 +30,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy import optimize
 
-from .api import analyze
+from .api import analyze, build_report
+from .chunked_closed import closed_path
 from .engine import Engine
 from .prepared import Prepared, prepare
 from .report import ServingReport
@@ -134,6 +138,8 @@ def closed_loop(
         res = _lockstep(engine, p, concurrency)
         if res is not None:
             return res
+    if engine.scheduler.kind == "chunked" and p.w.size:
+        return _chunked_loop(engine, p, concurrency, think_s, samples)
     engine, p, held = _closed_population(engine, p, concurrency)
     cap = analyze(engine, p, 1e-9, samples=64).capacity
 
@@ -177,6 +183,20 @@ def closed_loop(
         (f"closed loop, {concurrency:g} clients, think {think_s:g} s",),
         r,
     )
+
+
+def _chunked_loop(engine: Engine, p: Prepared, concurrency: float, think_s: float, n: int):
+    """A closed loop under chunked prefill, walked with its own arrivals (chunked_closed):
+    throughput and means from 4n requests measured on the path, percentiles from them too."""
+    c = max(1, round(concurrency))
+    run = closed_path(engine, p, c, think_s, 4 * n)
+    x, lat = run.throughput, run.latencies
+    rep = build_report("analytic", engine, p, min(x, lat.capacity * (1 - 1e-9)), lat, None)
+    eo, ei = _tokens(p)
+    return LoadResult("concurrency", float(concurrency), x, x * eo, x * (eo + ei),
+                      rep.ttft.mean, rep.tpot.mean, rep.e2e.mean, math.nan, engine.engine_label,
+                      (f"closed loop, {c} clients, think {think_s:g} s: the chunked path "
+                       "walked with the loop's own arrivals",), rep)  # fmt: skip
 
 
 def _closed_population(engine: Engine, p: Prepared, concurrency: float):
