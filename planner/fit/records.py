@@ -44,7 +44,10 @@ METRICS = {
     "e2e_p90_s": "P90 end-to-end request latency",
     "e2e_p99_s": "P99 end-to-end request latency",
     "batch_latency_s": "time to finish one static batch (prefill + all decode steps)",
+    "batch_prefill_s": "a static batch's prompt phase: time to its last first token",
+    "batch_step_s": "a static batch's mean decode iteration after its prompt phase",
 }
+BATCH_ONLY = ("batch_latency_s", "batch_prefill_s", "batch_step_s")
 COLUMNS = (
     "source",
     "citation",
@@ -120,6 +123,8 @@ class Measurement(BaseModel):
             raise ValueError(f"load {self.load!r} needs a positive load_value")
         if self.metric == "max_rate_rps" and not self.slo:
             raise ValueError("metric max_rate_rps needs the slo column")
+        if self.metric in BATCH_ONLY and self.load != "batch":
+            raise ValueError(f"metric {self.metric} is defined for load 'batch' only")
 
 
 class MeasurementError(ValueError):

@@ -54,13 +54,16 @@ class LoadResult:
     time_s: float  # offline: time to finish the requests; batch: the batch's latency
     engine: str = ""
     notes: tuple[str, ...] = ()
-    report: ServingReport | None = field(default=None, repr=False)  # closed loop: open model
+    report: ServingReport | None = field(default=None, repr=False)  # closed loop: percentiles
+    prefill_s: float = math.nan  # batch: its prompt phase (to the last first token)
+    step_s: float = math.nan  # batch: its mean decode iteration after the prompt phase
 
     def metric(self, name: str) -> float:
         """A planner.fit.records metric name (request_s, output_tok_s, ..., batch_latency_s).
         Percentiles (e.g. ttft_p90_s, itl_p50_s: the time between tokens) come from the
         open model's report at the closed loop's throughput; without one, itl is the TPOT."""
-        alias = {"itl_mean_s": "tpot_mean_s", "batch_latency_s": "time_s"}
+        alias = {"itl_mean_s": "tpot_mean_s", "batch_latency_s": "time_s",
+                 "batch_prefill_s": "prefill_s", "batch_step_s": "step_s"}  # fmt: skip
         if name in alias or hasattr(self, name):
             return float(getattr(self, alias.get(name, name)))
         if self.report is None:  # a deterministic cycle: every request alike
@@ -276,7 +279,9 @@ def step_tokens(engine: Engine) -> int | None:
 
 def static_batch(engine: Engine, batch: int, input_tokens: int, output_tokens: int) -> LoadResult:
     """One batch of ``batch`` requests of equal lengths (module docstring). A request's TTFT
-    is the end of its prefill group; its TPOT spreads the rest of the batch over its tokens."""
+    is the end of its prefill group; its TPOT spreads the rest of the batch over its tokens.
+    The batch's prompt phase (``prefill_s``) ends with the last group; ``step_s`` is its mean
+    decode iteration after that (what profilers such as Splitwise's report per batch)."""
     if batch < 1 or input_tokens < 1 or output_tokens < 1:
         raise ValueError("batch, input_tokens and output_tokens must all be >= 1")
     per_step = max(1, int((step_tokens(engine) or input_tokens * batch) // input_tokens))
@@ -290,4 +295,5 @@ def static_batch(engine: Engine, batch: int, input_tokens: int, output_tokens: i
     tpot = float(share @ (total - ends)) / max(output_tokens - 1, 1)
     rates = np.array([1, output_tokens, input_tokens + output_tokens]) * batch / total
     return LoadResult("batch", float(batch), *map(float, rates), ttft, tpot, total, total,
-                      engine.engine_label)  # fmt: skip
+                      engine.engine_label, prefill_s=float(ends[-1]),
+                      step_s=decode / max(ctx.size, 1))  # fmt: skip

@@ -287,6 +287,20 @@ def test_published_model_ids_map_to_catalog_names(published, name, quant):
     assert catalog_model("x.json", published) == (name, quant)
 
 
+def test_a_static_batch_metric_on_another_load_is_rejected():
+    from pydantic import ValidationError
+
+    from planner.fit.records import Measurement
+
+    row = dict(source="s", citation="c", where="w", engine="vllm", model="llama-3.1-8b",
+               hardware="H100-SXM", tp=1, load="rate", load_value=2.0, dataset="fixed",
+               input_tokens=512, output_tokens=128, metric="batch_prefill_s",
+               value=0.5)  # fmt: skip
+    with pytest.raises(ValidationError, match="batch_prefill_s is defined for load 'batch'"):
+        Measurement(**row)
+    assert Measurement(**{**row, "load": "batch", "load_value": 8}).value == 0.5
+
+
 def test_unknown_model_and_gpu_list_the_closest_catalog_names():
     path = DATA / "vllm_serve_concurrency16.json"
     with pytest.raises(MeasurementError, match=r"Llama-3.3-70B.*closest: .*llama-3.1-70b.*--model"):

@@ -67,6 +67,9 @@ def test_static_batch_is_its_prefill_steps_plus_every_decode_step(replica):
     ends = np.cumsum(steps.prefill(np.full(3, 1000), [8, 8, 4]))  # each group's first token
     assert res.ttft_mean_s == pytest.approx((8 * ends[0] + 8 * ends[1] + 4 * ends[2]) / 20)
     assert res.output_tok_s == pytest.approx(20 * 64 / (prefill + decode))
+    # the prompt phase ends with the third group; a decode iteration is the mean of the 63
+    assert res.metric("batch_prefill_s") == pytest.approx(ends[2], rel=1e-9)
+    assert res.metric("batch_step_s") == pytest.approx(decode / 63, rel=1e-9)
 
 
 @pytest.mark.parametrize(
