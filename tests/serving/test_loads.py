@@ -165,22 +165,26 @@ def test_one_client_of_varied_prompts_under_chunked_prefill_waits_for_its_prompt
     assert a.ttft_mean_s == pytest.approx(np.mean(alone), rel=0.10)
 
 
-def test_a_few_clients_with_long_requests_that_fit_the_kv_cache_never_jam_it():
+@pytest.mark.parametrize("host", [Host(), Host(step_s=2e-3, per_seq_s=1e-4)])
+def test_a_few_clients_with_long_requests_that_fit_the_kv_cache_never_jam_it(host):
     """8 clients of ~20k-token prompts on one H100 (vLLM V1, KV for ~450k tokens): at most
     8 requests are ever held, so KV never binds, though the open model at the same rate sees
-    Poisson excursions above 8 that jam it (it had capped the loop at that jam rate, 0.83x)."""
+    Poisson excursions above 8 that jam it (it had capped the loop at that jam rate, 0.83x).
+    With host terms the open model had also read the loop's throughput 1.11x and its TPOT
+    0.89x the simulator's; the loop walked with its own arrivals holds both."""
     from planner.serving import simulate_closed
     from queueing import LogNormal
 
-    prof = get_engine("vllm-v1").model_copy(update={"host": Host(), "gpu_time_scale": {}})
+    prof = get_engine("vllm-v1").model_copy(update={"host": host, "gpu_time_scale": {}})
     rep = engine_for("llama-3.1-8b", "H100-SXM", engine=prof)  # limits only (the fit moves)
     wl = Workload.from_laws(LogNormal.from_mean_cv(20_000, 0.087),
                             LogNormal.from_mean_cv(2_000, 0.087), n=1024, name="long")  # fmt: skip
     a = closed_loop(rep, prepare(rep, wl), 8)
     s = simulate_closed(rep, wl, 8, n_requests=300)
-    assert a.request_s == pytest.approx(s.rate, rel=0.10)
+    assert a.request_s == pytest.approx(s.rate, rel=0.05)
     assert a.ttft_mean_s == pytest.approx(s.ttft.mean, rel=0.10)
-    assert a.e2e_mean_s == pytest.approx(s.e2e.mean, rel=0.10)
+    assert a.tpot_mean_s == pytest.approx(s.tpot.mean, rel=0.05)
+    assert a.e2e_mean_s == pytest.approx(s.e2e.mean, rel=0.05)
 
 
 def test_offline_throughput_agrees_with_the_simulators_saturated_run(replica):
