@@ -51,9 +51,10 @@ def closed_path(
     tab, _, capacity = rate_free(engine, p)
     warm = max(clients, n // 8)
     requests = warm + n + clients + 16  # the measured ones and those in flight at the end
+    # iterations per request: its prompt's and decodes' shared by the running ones, and an
+    # idle one (walk) where a thinking loop leaves the replica empty
     per_request = (p.mean(p.D) + 2 + p.mean(p.I) / float(tab.q[1])) / min(clients, tab.top)
-    cycle = think_s / max(float(tab.T[min(clients, tab.top), 0]), 1e-9)  # iterations
-    L = int(1.5 * requests * (per_request + cycle / clients)) + 64
+    L = int(1.5 * requests * (per_request + (think_s > 0))) + 64
     rng = np.random.default_rng(seed)
     d = draws(rng, p, L, requests, 0, block=None)
     for _ in range(TRIES):

@@ -75,7 +75,8 @@ def walk(
     time): ``ep`` is written, not read, the first ``clients`` arrivals at 0 (with no decodes
     running at the start) and each next one ``think`` seconds after a sequence's last decode
     ends (its client's next request, joining the first iteration that starts at or after
-    it); ``ep`` must be +inf beyond them."""
+    it); ``ep`` must be +inf beyond them. An empty replica then idles until the next
+    request in one iteration (clients thinking for seconds would otherwise take thousands)."""
     top = qs.size - 1
     width = flat.size // qs.size
     # fast paths of _time at fills 0 and 1 (most iterations are decode-only): exact
@@ -250,6 +251,8 @@ def walk(
         else:
             cor[j] = extra * _time(dflat, width, N, k / q) if N > 0 else 0.0
             g = idle if N == 0 and k <= 0 else _time(flat, width, N, k / q) + cor[j]
+        if clients > 0 and N == 0 and k <= 0 and arrived < m and ep[arrived] < np.inf:
+            g = max(g, ep[arrived] - t)  # an empty replica waits for the next request
         unused = c - credit - k_arr  # capacity the arrival stream left unused
         gs[j], ns[j], ks[j], ss[j], xs[j] = g, N, k, S, cum[arrived]
         if unused <= 0:

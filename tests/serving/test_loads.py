@@ -150,6 +150,25 @@ def test_many_clients_of_varied_requests_under_chunked_prefill_queue_as_in_the_s
     assert a.e2e_mean_s * a.request_s == pytest.approx(128, rel=0.02)  # Little's law
 
 
+def test_clients_that_think_for_a_minute_under_chunked_prefill_match_the_simulator():
+    """4 clients thinking 60 s between chat requests (H100, vLLM V1): the replica idles
+    between them (one iteration of the path per idle stretch); throughput, TTFT and TPOT
+    within 5% of the simulator's, and Little's law for the clients C = X (E2E + Z)."""
+    from planner.serving import simulate_closed
+
+    prof = get_engine("vllm-v1").model_copy(
+        update={"host": Host(step_s=2e-3), "gpu_time_scale": {}}
+    )
+    rep = engine_for("llama-3.1-8b", "H100-SXM", engine=prof)
+    wl = Workload.bundled("chat")
+    a = closed_loop(rep, prepare(rep, wl), 4, think_s=60.0)
+    s = simulate_closed(rep, wl, 4, n_requests=2000, think_s=60.0)
+    assert a.request_s == pytest.approx(s.rate, rel=0.05)
+    assert a.ttft_mean_s == pytest.approx(s.ttft.mean, rel=0.05)
+    assert a.tpot_mean_s == pytest.approx(s.tpot.mean, rel=0.05)
+    assert a.request_s * (a.e2e_mean_s + 60.0) == pytest.approx(4, rel=0.01)
+
+
 def test_one_client_of_varied_prompts_under_chunked_prefill_waits_for_its_prompt_alone():
     """One client never shares an iteration: its TTFT is the mean time of its prompt prefilled
     alone (one 8192-token chunk, chat prompts are shorter), summed here step by step. The
