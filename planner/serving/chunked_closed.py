@@ -33,13 +33,9 @@ TRIES = 4  # path lengths tried (each twice the last) until the measured request
 
 @dataclass(frozen=True)
 class ClosedPath:
-    """Per measured request: TTFT, TPOT (nan where D = 0), decode tokens D, E2E; the
-    loop's throughput (req/s) and its Latencies (with the TBT gaps)."""
+    """The loop's throughput (req/s) and the Latencies of its measured requests (TTFT,
+    TPOT, E2E and the TBT gaps)."""
 
-    ttft: np.ndarray
-    tpot: np.ndarray
-    D: np.ndarray
-    e2e: np.ndarray
     throughput: float
     latencies: Latencies
 
@@ -71,7 +67,7 @@ def closed_path(
     lat = _finish(capacity, n_time, ttft, tpot, D, gaps)
     lat.ttft_rse = mean_rse(ttft, BATCHES, 2)
     lat.ttft_boundary = ttft  # every request arrives as the loop sends it
-    return ClosedPath(ttft, tpot, D, e2e, throughput, lat)
+    return ClosedPath(throughput, lat)
 
 
 @dataclass(frozen=True)
@@ -105,8 +101,8 @@ def _walk(engine, tab, d, L, clients, think_s, warm, n):
         return None
     arrive = ep[k]
     ttft = end[first[k]] - arrive
-    finish = end[np.clip(stop[:m] - 1, 0, L - 1)]
-    ended = (first >= 0) & (stop[:m] >= 1) & (stop[:m] <= L)
+    finish = end[np.clip(stop - 1, 0, L - 1)]
+    ended = (first >= 0) & (stop >= 1) & (stop <= L)
     t0, t1 = arrive[0], arrive[-1]
     inside = ended & (finish > t0) & (finish <= t1)
     throughput = inside.sum() / (t1 - t0) if t1 > t0 else math.nan
