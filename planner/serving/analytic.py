@@ -254,14 +254,27 @@ def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float
     return per_prompt, own - per_prompt * (joined - 1) / 2, own
 
 
+def continuous_capacity(engine: Engine, p: Prepared) -> float:
+    """Capacity of prefill-first continuous batching: at capacity the N_cap slots free
+    ~N_cap/E[D] per decode cycle, whose prompts are batched: 1 / (share E[t_p] + E[D]
+    t_d(N_cap) / N_cap)."""
+    cap_n, ed = n_cap(engine, p), p.mean(p.D)
+    td = _decode_table(engine, p, cap_n)
+    share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
+    return 1.0 / (share_cap * p.mean(p.t_prefill) + ed * td[-1] / cap_n)
+
+
+def _decode_table(engine: Engine, p: Prepared, cap_n: float) -> np.ndarray:
+    """Decode step times on the batch grid up to cap_n (memoized on the workload)."""
+    return p.memo("decode_table", lambda: engine.decode_time(n_grid(cap_n), p.decode_context))
+
+
 def continuous(engine: Engine, p: Prepared, rate: float, rng, n: int) -> Latencies:
-    cap_n, ctx = n_cap(engine, p), p.decode_context
+    cap_n = n_cap(engine, p)
     ed, tp0 = p.mean(p.D), p.t_prefill
     grid = n_grid(cap_n)
-    td = p.memo("decode_table", lambda: engine.decode_time(grid, ctx))
-    # at capacity the slots free ~N_cap/E[D] per decode cycle: the prompts batched
-    share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
-    capacity = 1.0 / (share_cap * p.mean(tp0) + ed * td[-1] / cap_n)
+    td = _decode_table(engine, p, cap_n)
+    capacity = continuous_capacity(engine, p)
     if rate >= capacity:
         return Latencies(capacity)
     N, rho = 0.0, 0.0

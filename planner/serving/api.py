@@ -11,7 +11,7 @@ from scipy import optimize
 
 from planner.workload import Workload
 
-from .analytic import Latencies, continuous, disaggregated, static
+from .analytic import Latencies, continuous, continuous_capacity, disaggregated, static
 from .chunked import TTFT_RSE, chunked, chunked_capacity
 from .engine import Engine
 from .errors import positive_rate
@@ -78,6 +78,8 @@ def capacity(engine: Engine, prepared: Prepared) -> float:
     fluid capacity directly (no path), else the closed form at a negligible rate."""
     if engine.scheduler.kind == "chunked":
         return chunked_capacity(engine, prepared)
+    if engine.scheduler.kind == "continuous":
+        return continuous_capacity(engine, prepared) if prepared.w.size else 0.0
     return analyze(engine, prepared, 1e-9, samples=64).capacity
 
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy import optimize
 
-from .api import analyze, build_report
+from .api import analyze, build_report, capacity
 from .chunked_closed import closed_path
 from .engine import Engine
 from .prepared import Prepared, prepare
@@ -105,8 +105,7 @@ def _tokens(p: Prepared) -> tuple[float, float]:
 
 def offline(engine: Engine, p: Prepared, n_requests: int | None = None) -> LoadResult:
     """All requests queued: throughput at capacity; ``n_requests`` of them take n / capacity."""
-    rep = analyze(engine, p, 1e-9, samples=64)
-    cap, (eo, ei) = float(rep.capacity), _tokens(p)
+    cap, (eo, ei) = float(capacity(engine, p)), _tokens(p)
     n = float(n_requests) if n_requests else math.nan
     time = n / cap if n_requests else math.nan
     inf = math.inf
@@ -144,7 +143,7 @@ def closed_loop(
     if engine.scheduler.kind == "chunked" and p.w.size:
         return _chunked_loop(engine, p, concurrency, think_s, samples)
     engine, p, held = _closed_population(engine, p, concurrency)
-    cap = analyze(engine, p, 1e-9, samples=64).capacity
+    cap = capacity(engine, p)
 
     def report(x: float):
         return analyze(engine, p, x, samples=samples, rse=None)
