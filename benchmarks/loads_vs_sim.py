@@ -25,7 +25,7 @@ from planner.workload import Workload
 CASES = [("llama-3.1-8b", "H100-SXM"), ("qwen2.5-7b", "A100-SXM4-80GB")]
 ENGINES = ("vllm-0.6", "vllm-v1")
 WORKLOADS = ("chat", "fixed-512x256")
-CLIENTS = (1, 16, 128, 512)  # 512: more clients than vllm-v1 has slots on the A100
+CLIENTS = (1, 16, 128, 256, 512)  # 256: vllm-0.6's slots; 512: more than the A100's under V1
 
 
 def workload(name: str) -> Workload:
