@@ -13,9 +13,11 @@
   With one request size and no think time the clients move in lockstep (all C finish in the
   same iteration and send again together; the simulator shows it, and so do benchmarks with
   fixed lengths): the loop is a sequence of static batches of k = min(C, slots) requests,
-  X = k / T_batch(k), E2E = C / X, TTFT = E2E - the batch's decode time. Under chunked
-  prefill (requests of several sizes, or think time) the loop is walked on the iteration
-  path with its own arrivals instead (planner.serving.chunked_closed): no open-model
+  X = k / T_batch(k), E2E = C / X, TTFT = E2E - the batch's decode time. Under prefill-first
+  continuous batching with at least as many clients (no think time) as the batch holds, the
+  batch stays full: X is the capacity and TPOT = N_cap / (X E[D]) (``_saturated``). Under
+  chunked prefill (requests of several sizes, or think time) the loop is walked on the
+  iteration path with its own arrivals instead (planner.serving.chunked_closed): no open-model
   approximation, and the means and percentiles are those of the requests on the path.
 - ``static_batch``: one batch of B equal requests (``generate()`` at batch B): the prompts
   are prefilled in iterations of at most max_num_batched_tokens, then every decode step runs
@@ -30,6 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy import optimize
 
+from .analytic import n_cap
 from .api import analyze, build_report, capacity
 from .chunked_closed import closed_path
 from .engine import Engine
@@ -142,6 +145,9 @@ def closed_loop(
             return res
     if engine.scheduler.kind == "chunked" and p.w.size:
         return _chunked_loop(engine, p, concurrency, think_s, samples)
+    full = engine.scheduler.kind == "continuous" and think_s == 0 and p.w.size
+    if full and concurrency >= n_cap(engine, p):
+        return _saturated(engine, p, concurrency, samples)
     engine, p, held = _closed_population(engine, p, concurrency)
     cap = capacity(engine, p)
 
@@ -201,6 +207,29 @@ def _chunked_loop(engine: Engine, p: Prepared, concurrency: float, think_s: floa
                        "walked with the loop's own arrivals",), rep)  # fmt: skip
 
 
+def _saturated(engine: Engine, p: Prepared, concurrency: float, samples: int) -> LoadResult:
+    """At least as many clients without think time as the batch holds (N_cap, slots or KV):
+    the batch stays full and the replica runs at its capacity X (continuous_capacity); by
+    Little's law on the decoding requests N_cap = X E[D] TPOT, so TPOT = N_cap / (X E[D]);
+    E2E = C / X and TTFT = E2E - E[D] TPOT, its surplus over the own prefill (the open
+    model's TTFT at an iteration end, its floor) being the wait for a slot. The open model
+    just below X gives the shapes of the percentiles (TTFT shifted to this mean)."""
+    x, ed, (eo, ei) = capacity(engine, p), p.mean(p.D), _tokens(p)
+    tpot = n_cap(engine, p) / (x * ed) if ed > 0 else 0.0
+    for load in (0.99, 0.98, 0.95, 0.9, 0.8):  # the highest load the open model holds
+        rep = analyze(engine, p, load * x, samples=samples, rse=None)
+        if math.isfinite(rep.ttft.mean):  # no stable decode batch: an overload report
+            break
+    own = rep.ttft_boundary.mean if rep.ttft_boundary is not None else 0.0
+    ttft = max(concurrency / x - ed * tpot, own)
+    e2e = ttft + ed * tpot
+    x = concurrency / e2e
+    note = (f"closed loop, {concurrency:g} clients: the batch stays full, the replica runs at "
+            "its capacity")  # fmt: skip
+    return LoadResult("concurrency", float(concurrency), x, x * eo, x * (eo + ei), ttft, tpot,
+                      e2e, math.nan, engine.engine_label, (note,), rep)  # fmt: skip
+
+
 def _closed_population(engine: Engine, p: Prepared, concurrency: float):
     """A closed loop holds at most C requests. Where C of the workload's largest fit the
     KV cache (and C the slots), KV never binds and no request waits for a slot, though the
@@ -219,8 +248,6 @@ def _closed_population(engine: Engine, p: Prepared, concurrency: float):
 def _lockstep(engine: Engine, p: Prepared, concurrency: float) -> LoadResult | None:
     """Closed loop of equal requests without think time: cohorts of static batches, or
     under chunked prefill a rotation of groups (``_rotation``); None where neither holds."""
-    from .analytic import n_cap
-
     k = int(max(1, min(concurrency, math.floor(n_cap(engine, p)))))
     budget = getattr(engine.scheduler, "token_budget", None)  # chunked prefill only
     if budget is not None and k * int(p.I[0]) > budget:
