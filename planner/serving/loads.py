@@ -64,7 +64,9 @@ class LoadResult:
     def metric(self, name: str) -> float:
         """A planner.fit.records metric name (request_s, output_tok_s, ..., batch_latency_s).
         Percentiles (e.g. ttft_p90_s, itl_p50_s: the time between tokens) come from the
-        open model's report at the closed loop's throughput; without one, itl is the TPOT."""
+        loop's report (the requests on the chunked path; else the open model at or just below
+        the loop's throughput, TTFT shifted to the loop's mean); without one, itl is the
+        TPOT."""
         alias = {"itl_mean_s": "tpot_mean_s", "batch_latency_s": "time_s",
                  "batch_prefill_s": "prefill_s", "batch_step_s": "step_s"}  # fmt: skip
         if name in alias or hasattr(self, name):
