@@ -79,7 +79,9 @@ def points(rows: list[Measurement], engines: dict[str, EngineProfile] | None = N
             prof = (engines or {}).get(name) or get_engine(name)
             key = (setup_of(row), name)
             if key not in cache:
-                cache[key] = (build(key[0], prof), {}, profile_overrides(key[0]))
+                replica = build(key[0], prof)
+                replica.steps.gpu_memo = {}  # evaluations change only what applies after it
+                cache[key] = (replica, {}, profile_overrides(key[0]))
             out.append(Point(row, name, *cache[key]))
         except ValueError as e:  # UnsupportedRow, or a model / GPU capplan does not know
             skipped[i] = str(e).splitlines()[0]

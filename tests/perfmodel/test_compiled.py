@@ -53,3 +53,19 @@ def test_scalar_time_equals_the_vectorized_time_on_rows_of_its_columns(model, hw
     X[0] = 0  # an empty step takes no time
     assert [f(*x[list(cols)]) for x in X] == pytest.approx(stm.time(X), rel=1e-12)
     assert f(0.0, 0.0, 0.0) == 0.0
+
+
+def test_gpu_memo_returns_the_same_times_and_recomputes_rows_it_does_not_hold():
+    """The fit's memo (StepTimeModel.gpu_memo): a repeated table is served from it to the
+    last bit; a table with the same shape and column sums but other rows is computed anew."""
+    stm = StepTimeModel("mixtral-8x7b", "H100-SXM", pm.Parallelism(tp=2, ep=2))
+    rng = np.random.default_rng(5)
+    b, c, q = rng.integers(1, 200, 400), rng.integers(0, 20_000, 400), np.ones(400, int)
+    X = stm.shape_rows(b, q, c)
+    fresh = stm.time(X)
+    stm.gpu_memo = {}
+    assert np.array_equal(stm.time(X), fresh) and len(stm.gpu_memo) == 1
+    assert np.array_equal(stm.time(X.copy()), fresh)  # served from the memo
+    swapped = X.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]  # same column sums, other row order
+    assert np.array_equal(stm.time(swapped), fresh[[1, 0, *range(2, 400)]])

@@ -130,3 +130,25 @@ def test_chunked_prefill_bounds_the_token_gap_that_prefill_first_stalls():
         "mistral-7b", "A100-SXM4-80GB", int(w.mean_input), calibration="default"
     )
     assert gaps["continuous"] > mean_prefill > gaps["chunked"]
+
+
+def test_report_quantiles_equal_numpys_linear_quantiles_to_the_last_bit():
+    """planner.serving.report.quantiles is np.quantile's default (Hyndman & Fan 7) without
+    its set-up: same values on sizes 1..40 and long samples, ties, inf and NaN included."""
+    import warnings
+
+    from planner.serving.report import QUANTILES, quantiles
+
+    rng = np.random.default_rng(11)
+    for n in [*range(1, 41), 1000, 1024, 4097]:
+        x = rng.lognormal(0, 2, n)
+        ties = np.round(x, 1)
+        with_inf = x.copy()
+        with_inf[n // 2] = np.inf
+        with_nan = x.copy()
+        with_nan[0] = np.nan
+        for s in (x, ties, with_inf, with_nan):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                expected, got = np.quantile(s, QUANTILES), quantiles(s)
+            assert np.array_equal(got, expected, equal_nan=True), (n, got, expected)
