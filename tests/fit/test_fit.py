@@ -34,12 +34,12 @@ def row(**k) -> Measurement:
     return Measurement(**(base | k))
 
 
-def synthetic(host: Host, scale: float = 1.0) -> list[Measurement]:
-    """Rows whose values capplan computes under vllm-0.6 with the given host terms (and GPU
-    time scaled by ``scale`` on the H100)."""
-    prof = get_engine("vllm-0.6").model_copy(
-        update={"host": host, "gpu_time_scale": {"H100-SXM": scale}}
-    )
+def synthetic(host: Host, scale: float | None = None) -> list[Measurement]:
+    """Rows whose values capplan computes under vllm-0.6 with the given host terms and GPU
+    time scaled by ``scale`` on the H100 (None: the shipped profile's scale, the one a fit
+    without ``fit_scale`` keeps)."""
+    update = {"host": host} | ({"gpu_time_scale": {"H100-SXM": scale}} if scale else {})
+    prof = get_engine("vllm-0.6").model_copy(update=update)
     out = []
     for spec in LOADS:
         r = row(**spec)
