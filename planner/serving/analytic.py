@@ -257,11 +257,15 @@ def prefill_sharing(engine: Engine, p: Prepared, arrivals: float) -> tuple[float
 def continuous_capacity(engine: Engine, p: Prepared) -> float:
     """Capacity of prefill-first continuous batching: at capacity the N_cap slots free
     ~N_cap/E[D] per decode cycle, whose prompts are batched: 1 / (share E[t_p] + E[D]
-    t_d(N_cap) / N_cap)."""
-    cap_n, ed = n_cap(engine, p), p.mean(p.D)
-    td = _decode_table(engine, p, cap_n)
-    share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
-    return 1.0 / (share_cap * p.mean(p.t_prefill) + ed * td[-1] / cap_n)
+    t_d(N_cap) / N_cap), memoized on the workload (every rate of a search asks for it)."""
+
+    def compute() -> float:
+        cap_n, ed = n_cap(engine, p), p.mean(p.D)
+        td = _decode_table(engine, p, cap_n)
+        share_cap = prefill_sharing(engine, p, cap_n / ed if ed > 0 else 0.0)[0]
+        return 1.0 / (share_cap * p.mean(p.t_prefill) + ed * td[-1] / cap_n)
+
+    return p.memo("continuous_capacity", compute)
 
 
 def _decode_table(engine: Engine, p: Prepared, cap_n: float) -> np.ndarray:
